@@ -1,0 +1,28 @@
+# Every recipe is one line you could type by hand.
+VENV ?= .venv
+BIN = $(VENV)/bin
+
+.PHONY: run test lint format bench worker install
+
+run: install
+	bash platform/run.sh
+
+test: install
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix . && $(BIN)/ruff format .
+
+bench: install
+	$(BIN)/python bench/bench_rules.py
+
+worker: install
+	$(BIN)/celery -A config worker --loglevel=info
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV) && $(BIN)/pip install --quiet --upgrade pip && $(BIN)/pip install --quiet -e '.[dev]' && touch $@

@@ -1,0 +1,105 @@
+"""One error hierarchy for the platform and the one DRF handler that renders it.
+
+Every error the API returns has the shape {"code", "message", "details"} with the codes of
+DESIGN.md section 5. Apps subclass PlatformError in their own exceptions.py.
+"""
+
+import logging
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from rest_framework import exceptions as drf
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from rules import RuleError
+
+logger = logging.getLogger(__name__)
+
+
+class PlatformError(Exception):
+    status_code = 400
+    code = "VALIDATION_ERROR"
+    default_message = "The request is not valid."
+
+    def __init__(self, message: str | None = None, details: dict | None = None):
+        self.message = message or self.default_message
+        self.details = details or {}
+        super().__init__(self.message)
+
+
+class ValidationError(PlatformError):
+    """A bad request body, or a machine that fails validation."""
+
+
+class NotFound(PlatformError):
+    status_code = 404
+    code = "NOT_FOUND"
+    default_message = "Not found."
+
+
+def flatten_errors(detail, path: str = "") -> list[dict]:
+    """Turn DRF's nested error structure into [{"path": "smStates[2].stateValue", "message"}]."""
+    if isinstance(detail, dict):
+        problems = []
+        for key, value in detail.items():
+            if key == "non_field_errors":
+                sub = path
+            elif isinstance(key, int):
+                sub = f"{path}[{key}]"
+            else:
+                sub = f"{path}.{key}" if path else str(key)
+            problems += flatten_errors(value, sub)
+        return problems
+    if isinstance(detail, list):
+        if all(isinstance(item, str) for item in detail):
+            return [{"path": path, "message": str(item)} for item in detail]
+        problems = []
+        for index, item in enumerate(detail):
+            if item:
+                problems += flatten_errors(item, f"{path}[{index}]")
+        return problems
+    return [{"path": path, "message": str(detail)}]
+
+
+def _body(code: str, message: str, details: dict | None = None) -> dict:
+    return {"code": code, "message": message, "details": details or {}}
+
+
+def _drf_error_body(exc: drf.APIException) -> dict:
+    if isinstance(exc, drf.ValidationError | drf.ParseError):
+        problems = flatten_errors(exc.detail) if isinstance(exc, drf.ValidationError) else []
+        message = "; ".join(
+            f"{p['path']}: {p['message']}" if p["path"] else p["message"] for p in problems[:5]
+        )
+        return _body("VALIDATION_ERROR", message or str(exc.detail), {"problems": problems})
+    if isinstance(exc, drf.NotFound):
+        return _body("NOT_FOUND", str(exc.detail))
+    if isinstance(exc, drf.NotAuthenticated | drf.AuthenticationFailed):
+        return _body("NOT_AUTHENTICATED", str(exc.detail))
+    if isinstance(exc, drf.PermissionDenied):
+        return _body("PERMISSION_DENIED", str(exc.detail))
+    if isinstance(exc, drf.MethodNotAllowed):
+        return _body("METHOD_NOT_ALLOWED", str(exc.detail))
+    if isinstance(exc, drf.UnsupportedMediaType | drf.NotAcceptable):
+        return _body("VALIDATION_ERROR", str(exc.detail))
+    if isinstance(exc, drf.Throttled):
+        return _body("THROTTLED", str(exc.detail))
+    return _body("ERROR", str(exc.detail))
+
+
+def api_exception_handler(exc, context):
+    """Render every known error as {"code", "message", "details"}; unknown ones stay 500s."""
+    if isinstance(exc, PlatformError):
+        return Response(_body(exc.code, exc.message, exc.details), status=exc.status_code)
+    if isinstance(exc, RuleError):
+        return Response(_body(exc.code, exc.message, exc.details), status=422)
+    if isinstance(exc, Http404):
+        exc = drf.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = drf.PermissionDenied()
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None  # an unexpected error: Django logs it and answers 500
+    response.data = _drf_error_body(exc)
+    return response

@@ -1,0 +1,174 @@
+"""The design API (DESIGN.md section 5), for designers only.
+
+Each view validates its input, calls one service or selector, and serializes the result.
+"""
+
+from django.http import HttpResponse
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from clients.permissions import IsDesigner
+from config.exceptions import ValidationError
+from machines import selectors, services
+from machines.diagrams import RENDERERS, state_table
+from machines.interchange import MachineIn
+from rules import check_expression
+
+SEED = inline_serializer("SeedMachine", {"smInfo": serializers.DictField()})
+
+
+class DesignApi(APIView):
+    permission_classes = [IsAuthenticated, IsDesigner]
+
+
+class FlowListCreateApi(DesignApi):
+    class InputSerializer(serializers.Serializer):
+        code = serializers.SlugField(max_length=100)
+        name = serializers.CharField(max_length=200)
+        description = serializers.CharField(required=False, allow_blank=True, default="")
+
+    class OutputSerializer(serializers.Serializer):
+        id = serializers.IntegerField()
+        code = serializers.CharField()
+        name = serializers.CharField()
+        description = serializers.CharField()
+
+    @extend_schema(responses=OutputSerializer(many=True))
+    def get(self, request):
+        return Response(self.OutputSerializer(selectors.flow_list(), many=True).data)
+
+    @extend_schema(request=InputSerializer, responses={201: OutputSerializer})
+    def post(self, request):
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        flow = services.flow_create(**serializer.validated_data)
+        return Response(self.OutputSerializer(flow).data, status=status.HTTP_201_CREATED)
+
+
+class MachineListCreateApi(DesignApi):
+    class OutputSerializer(serializers.Serializer):
+        smId = serializers.IntegerField(source="pk")
+        flowId = serializers.IntegerField(source="flow_id")
+        flowCode = serializers.CharField(source="flow.code")
+        version = serializers.CharField()
+        smStatus = serializers.IntegerField(source="status")
+        statusName = serializers.CharField(source="get_status_display")
+        creator = serializers.CharField()
+        modifier = serializers.CharField()
+        createdAt = serializers.DateTimeField(source="created_at")
+        updatedAt = serializers.DateTimeField(source="updated_at")
+
+    @extend_schema(
+        parameters=[OpenApiParameter("flow", str, description="flow code or id")],
+        responses=OutputSerializer(many=True),
+    )
+    def get(self, request):
+        machines = selectors.machine_list(flow=request.query_params.get("flow"))
+        return Response(self.OutputSerializer(machines, many=True).data)
+
+    @extend_schema(request=MachineIn, responses={201: SEED})
+    def post(self, request):
+        machine = services.machine_create(data=request.data, user=request.user)
+        return Response(
+            selectors.machine_export(machine=machine), status=status.HTTP_201_CREATED
+        )
+
+
+class MachineDetailApi(DesignApi):
+    @extend_schema(responses=SEED)
+    def get(self, request, sm_id):
+        return Response(selectors.machine_export(machine=selectors.machine_get(sm_id=sm_id)))
+
+    @extend_schema(request=MachineIn, responses=SEED)
+    def put(self, request, sm_id):
+        machine = selectors.machine_get(sm_id=sm_id)
+        machine = services.machine_replace(machine=machine, data=request.data, user=request.user)
+        return Response(selectors.machine_export(machine=machine))
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, sm_id):
+        services.machine_delete(machine=selectors.machine_get(sm_id=sm_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MachineValidateApi(DesignApi):
+    @extend_schema(request=None, responses=inline_serializer("ValidationReport", {
+        "valid": serializers.BooleanField(),
+        "errors": serializers.ListField(child=serializers.DictField()),
+        "warnings": serializers.ListField(child=serializers.DictField()),
+    }))
+    def post(self, request, sm_id):
+        report = services.machine_validate(machine=selectors.machine_get(sm_id=sm_id))
+        return Response(report.as_dict())
+
+
+class MachineLifecycleApi(DesignApi):
+    """publish, online, disable, enable: one lifecycle step each; answers the seed JSON."""
+
+    steps = {
+        "publish": services.machine_publish,
+        "online": services.machine_online,
+        "disable": services.machine_disable,
+        "enable": services.machine_enable,
+    }
+    step = None
+
+    @extend_schema(request=None, responses=SEED)
+    def post(self, request, sm_id):
+        machine = selectors.machine_get(sm_id=sm_id)
+        machine = self.steps[self.step](machine=machine, user=request.user)
+        return Response(selectors.machine_export(machine=machine))
+
+
+class MachineNewVersionApi(DesignApi):
+    @extend_schema(request=None, responses={201: SEED})
+    def post(self, request, sm_id):
+        machine = selectors.machine_get(sm_id=sm_id)
+        clone = services.machine_new_version(machine=machine, user=request.user)
+        return Response(selectors.machine_export(machine=clone), status=status.HTTP_201_CREATED)
+
+
+class MachineDiagramApi(DesignApi):
+    @extend_schema(
+        parameters=[OpenApiParameter("format", str, enum=sorted(RENDERERS), default="mermaid")],
+        responses={(200, "text/plain"): str},
+    )
+    def get(self, request, sm_id):
+        fmt = request.query_params.get("format", "mermaid")
+        if fmt not in RENDERERS:
+            raise ValidationError(
+                f"Unknown diagram format {fmt!r}; use one of {', '.join(sorted(RENDERERS))}.",
+                {"problems": [{"path": "format", "message": "Unknown diagram format."}]},
+            )
+        definition = selectors.machine_definition(machine=selectors.machine_get(sm_id=sm_id))
+        text = RENDERERS[fmt](definition)
+        return HttpResponse(text, content_type="text/plain; charset=utf-8")
+
+
+class MachineTableApi(DesignApi):
+    @extend_schema(responses=inline_serializer("StateTable", {
+        "states": serializers.ListField(child=serializers.CharField()),
+        "events": serializers.ListField(child=serializers.CharField()),
+        "cells": serializers.DictField(),
+    }))
+    def get(self, request, sm_id):
+        definition = selectors.machine_definition(machine=selectors.machine_get(sm_id=sm_id))
+        return Response(state_table(definition))
+
+
+class ExpressionCheckApi(DesignApi):
+    class InputSerializer(serializers.Serializer):
+        expression = serializers.CharField(trim_whitespace=False, max_length=100_000)
+
+    @extend_schema(request=InputSerializer, responses=inline_serializer("ExpressionCheck", {
+        "ok": serializers.BooleanField(),
+        "error": serializers.DictField(required=False),
+        "names": serializers.ListField(child=serializers.CharField()),
+    }))
+    def post(self, request):
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return Response(check_expression(serializer.validated_data["expression"]))

@@ -1,0 +1,147 @@
+"""The compiled machine: the one immutable object the runtime reads definitions through.
+
+States by value, transitions by (source, event), choice branches sorted by case order, every
+expression compiled once. A frozen version never changes, so the compiled form is cached per
+process by (machine id, revision) and the hot path reads no definition rows.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from types import MappingProxyType
+
+from rules import Branch, Expression, compile_expression
+
+from machines.definition import Definition, TransitionDef
+from machines.models import Machine
+from machines.selectors import machine_definition
+
+
+@dataclass(frozen=True, eq=False)
+class CompiledTransition:
+    id: int | None
+    source: str
+    target: str
+    event: str | None
+    event_desc: str | None
+    desc: str | None
+    roles: frozenset[int] | None  # None: any role
+    guard: Expression | None
+    show: Expression | None
+    action: str | None
+    timer_seconds: int | None
+
+    def allows(self, role: int | None) -> bool:
+        return self.roles is None or role in self.roles
+
+
+@dataclass(frozen=True)
+class CompiledState:
+    value: str
+    desc: str | None
+    is_choice: bool
+    is_final: bool
+    events: tuple[CompiledTransition, ...]  # from a normal state, in listed order
+    branches: tuple[Branch, ...]  # from a choice state, by case order; Branch.key is the transition
+
+
+@dataclass(frozen=True)
+class CompiledMachine:
+    id: int | None
+    flow: str
+    version: int
+    revision: int
+    initial: str
+    states: Mapping[str, CompiledState]
+    transitions: Mapping[tuple[str, str], CompiledTransition]
+
+    def transition(self, state: str, event: str) -> CompiledTransition | None:
+        return self.transitions.get((state, event))
+
+
+def compile_definition(
+    definition: Definition, *, id=None, flow: str = "", version: int = 0, revision: int = 0
+) -> CompiledMachine:
+    """Compile a valid definition (run the validator first: this trusts its rules)."""
+    compiled = {t_def: _compile_transition(t_def) for t_def in definition.transitions}
+    states = {}
+    for s in definition.states:
+        outgoing = [compiled[t] for t in definition.outgoing(s.value)]
+        branches = ()
+        if s.is_choice:
+            branches = tuple(
+                sorted(
+                    (_branch(t_def, compiled[t_def]) for t_def in definition.outgoing(s.value)),
+                    key=lambda b: (b.is_default, b.order if b.order is not None else 0),
+                )
+            )
+        states[s.value] = CompiledState(
+            value=s.value,
+            desc=s.desc,
+            is_choice=s.is_choice,
+            is_final=s.final,
+            events=() if s.is_choice else tuple(outgoing),
+            branches=branches,
+        )
+    transitions = {
+        (t.source, t.event): t for t in compiled.values() if t.event and not _is_choice(states, t)
+    }
+    return CompiledMachine(
+        id=id,
+        flow=flow,
+        version=version,
+        revision=revision,
+        initial=definition.initial_state().value,
+        states=MappingProxyType(states),
+        transitions=MappingProxyType(transitions),
+    )
+
+
+def _is_choice(states: dict, t: CompiledTransition) -> bool:
+    return states[t.source].is_choice if t.source in states else False
+
+
+def _compile_transition(t: TransitionDef) -> CompiledTransition:
+    return CompiledTransition(
+        id=t.id,
+        source=t.source,
+        target=t.target,
+        event=t.event,
+        event_desc=t.event_desc,
+        desc=t.desc,
+        roles=t.role_codes,
+        guard=_expression(t.guard_condition),
+        show=_expression(t.show_condition),
+        action=t.action or None,
+        timer_seconds=t.timer_seconds,
+    )
+
+
+def _branch(t: TransitionDef, transition: CompiledTransition) -> Branch:
+    return Branch(
+        key=transition,
+        condition=_expression(t.case_condition),
+        order=t.case_order,
+        is_default=t.case_default,
+    )
+
+
+def _expression(source: str | None) -> Expression | None:
+    return compile_expression(source) if source and source.strip() else None
+
+
+def compiled_machine(machine: Machine) -> CompiledMachine:
+    """The compiled form of a stored Machine, from the per-process cache when it is there."""
+    return _compiled(machine.pk, machine.revision)
+
+
+@lru_cache(maxsize=512)
+def _compiled(machine_id: int, revision: int) -> CompiledMachine:
+    machine = Machine.objects.select_related("flow").get(pk=machine_id)
+    return compile_definition(
+        machine_definition(machine=machine),
+        id=machine.pk,
+        flow=machine.flow.code,
+        version=machine.version,
+        revision=revision,
+    )

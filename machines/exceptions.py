@@ -1,0 +1,25 @@
+from config.exceptions import PlatformError, ValidationError
+
+
+class MachineFrozen(PlatformError):
+    status_code = 409
+    code = "MACHINE_FROZEN"
+    default_message = "Only a machine in testing can be edited."
+
+
+class LifecycleError(PlatformError):
+    status_code = 409
+    code = "LIFECYCLE_ERROR"
+    default_message = "That lifecycle step is not allowed from the current status."
+
+
+class MachineInvalid(ValidationError):
+    """The machine breaks validation rules; details carry every problem."""
+
+    def __init__(self, report, message: str = "The machine is not valid."):
+        problems = [p.as_dict() for p in report.errors]
+        summary = "; ".join(p["message"] for p in problems[:3])
+        super().__init__(
+            f"{message} {summary}".strip(),
+            {"problems": problems, "warnings": [p.as_dict() for p in report.warnings]},
+        )

@@ -1,0 +1,83 @@
+from django.db.models import QuerySet
+
+from config.exceptions import NotFound
+from machines.definition import Definition, StateDef, TransitionDef
+from machines.interchange import seed_from_parts
+from machines.models import Flow, Machine
+
+
+def flow_list() -> QuerySet[Flow]:
+    return Flow.objects.all()
+
+
+def flow_get(*, code: str) -> Flow:
+    try:
+        return Flow.objects.get(code=code)
+    except Flow.DoesNotExist:
+        raise NotFound(f"No flow with code {code!r}.", {"flow": code}) from None
+
+
+def machine_list(*, flow: str | None = None) -> QuerySet[Machine]:
+    """Machines, optionally of one flow (given by code or by id)."""
+    machines = Machine.objects.select_related("flow")
+    if flow:
+        machines = machines.filter(flow__id=flow) if flow.isdigit() else machines.filter(
+            flow__code=flow
+        )
+    return machines
+
+
+def machine_get(*, sm_id) -> Machine:
+    try:
+        return Machine.objects.select_related("flow").get(pk=int(sm_id))
+    except (Machine.DoesNotExist, ValueError, TypeError):
+        raise NotFound(f"No machine with id {sm_id}.", {"smId": sm_id}) from None
+
+
+def machine_definition(*, machine: Machine) -> Definition:
+    """The stored definition of a machine, with its state and transition ids."""
+    states = tuple(
+        StateDef(
+            value=s.value, desc=s.desc, type=s.type, initial=s.initial, final=s.final, id=s.pk
+        )
+        for s in machine.states.all()
+    )
+    transitions = tuple(
+        TransitionDef(
+            source=t.source,
+            target=t.target,
+            event=t.event,
+            event_desc=t.event_desc,
+            desc=t.desc,
+            roles=t.roles,
+            show_condition=t.show_condition,
+            guard_condition=t.guard_condition,
+            case_condition=t.case_condition,
+            case_order=t.case_order,
+            case_default=t.case_default,
+            action=t.action,
+            timer_seconds=t.timer_seconds,
+            id=t.pk,
+        )
+        for t in machine.transitions.all()
+    )
+    return Definition(states=states, transitions=transitions)
+
+
+def machine_info(*, machine: Machine) -> dict:
+    return {
+        "smId": machine.pk,
+        "flowId": machine.flow_id,
+        "flowCode": machine.flow.code,
+        "version": str(machine.version),
+        "smStatus": machine.status,
+        "creator": machine.creator,
+        "modifier": machine.modifier,
+    }
+
+
+def machine_export(*, machine: Machine) -> dict:
+    """The machine in the seed interchange format, ids filled."""
+    return seed_from_parts(
+        info=machine_info(machine=machine), definition=machine_definition(machine=machine)
+    )

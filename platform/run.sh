@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# `make run`: migrate, load the example machines, make a login and a token, start the web
+# server on the embedded default (SQLite, no other server). Ctrl-C stops what it started.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=.venv/bin
+export PORT="${PORT:-8000}"
+export DJANGO_SUPERUSER_USERNAME="${ADMIN_USERNAME:-admin}"
+export DJANGO_SUPERUSER_PASSWORD="${ADMIN_PASSWORD:-admin}"
+export DJANGO_SUPERUSER_EMAIL="${ADMIN_EMAIL:-admin@localhost}"
+mkdir -p var
+
+$BIN/python manage.py migrate --noinput -v0
+$BIN/python manage.py collectstatic --noinput -v0
+$BIN/python manage.py import_machine examples/*.json --online --skip-existing
+$BIN/python manage.py createsuperuser --noinput >/dev/null 2>&1 || true  # exists already
+TOKEN="$($BIN/python manage.py create_api_client demo --roles 1,2 --designer)"
+
+cat <<TXT
+
+  Statecenter is starting on http://127.0.0.1:$PORT/
+    admin:     http://127.0.0.1:$PORT/admin/   (login $DJANGO_SUPERUSER_USERNAME / $DJANGO_SUPERUSER_PASSWORD)
+    API docs:  http://127.0.0.1:$PORT/api/docs/
+    API token: $TOKEN   (client 'demo', roles 1,2, designer)
+    try:       curl -H "Authorization: Token $TOKEN" http://127.0.0.1:$PORT/api/v1/machines/
+
+TXT
+
+trap 'trap - INT TERM EXIT; kill 0 2>/dev/null' INT TERM EXIT
+$BIN/gunicorn -c platform/gunicorn.conf.py config.wsgi &
+wait

@@ -1,0 +1,83 @@
+"""Who may use which API: tokens, designers, plain business clients, admin sessions."""
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from clients.models import ApiClient
+
+pytestmark = pytest.mark.django_db
+
+DESIGN_ENDPOINTS = [
+    ("get", "/api/v1/flows/"),
+    ("post", "/api/v1/flows/"),
+    ("get", "/api/v1/machines/"),
+    ("post", "/api/v1/machines/"),
+    ("post", "/api/v1/expressions/check"),
+]
+
+
+@pytest.mark.parametrize("method, path", DESIGN_ENDPOINTS)
+def test_it_answers_401_without_a_token(anonymous, method, path):
+    response = getattr(anonymous, method)(path, {}, format="json")
+    assert response.status_code == 401
+    assert response.json()["code"] == "NOT_AUTHENTICATED"
+
+
+def test_it_answers_401_to_a_wrong_token():
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION="Token not-a-real-token")
+    response = client.get("/api/v1/machines/")
+    assert response.status_code == 401
+    assert response.json()["code"] == "NOT_AUTHENTICATED"
+
+
+@pytest.mark.parametrize("method, path", DESIGN_ENDPOINTS)
+def test_a_plain_client_gets_403_on_the_design_api(business, method, path):
+    response = getattr(business, method)(path, {}, format="json")
+    assert response.status_code == 403
+    assert response.json()["code"] == "PERMISSION_DENIED"
+
+
+def test_a_designer_may_use_the_design_api(designer):
+    assert designer.get("/api/v1/machines/").status_code == 200
+
+
+def test_an_admin_session_may_use_the_design_api():
+    user = get_user_model().objects.create_superuser("boss", "boss@example.com", "pw")
+    client = APIClient()
+    client.force_login(user)
+    assert client.get("/api/v1/machines/").status_code == 200
+
+
+def test_create_api_client_prints_a_working_token(capsys):
+    call_command("create_api_client", "orders-service", "--roles", "1, 2")
+    token = capsys.readouterr().out.strip()
+    client = ApiClient.objects.get(user__username="orders-service")
+    assert Token.objects.get(key=token).user == client.user
+    assert client.role_codes == {1, 2} and client.is_designer is False
+
+
+def test_create_api_client_makes_a_designer_and_keeps_its_token(capsys):
+    call_command("create_api_client", "alice", "--designer")
+    first = capsys.readouterr().out.strip()
+    call_command("create_api_client", "alice", "--designer", "--roles", "3")
+    assert capsys.readouterr().out.strip() == first
+    assert ApiClient.objects.get(user__username="alice").is_designer is True
+
+
+def test_create_api_client_refuses_bad_roles():
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="comma-separated integers"):
+        call_command("create_api_client", "bob", "--roles", "seller")
+    assert not ApiClient.objects.exists()
+
+
+def test_the_openapi_schema_and_docs_are_served(anonymous):
+    schema = anonymous.get("/api/schema/")
+    assert schema.status_code == 200
+    assert b"/api/v1/machines/{sm_id}/publish" in schema.content
+    assert anonymous.get("/api/docs/").status_code == 200

@@ -1,0 +1,78 @@
+"""Shared fixtures: API clients of each kind, the example machines, PostgreSQL-only tests.
+
+Tests marked `postgres` need PostgreSQL (set DATABASE_URL=postgres://...; platform/postgres.sh
+starts a throwaway one). Without it they skip with the reason, except under CI=true, where a
+missing PostgreSQL is a failure.
+"""
+
+import copy
+import json
+import os
+from pathlib import Path
+
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLE_NAMES = ("design-example", "audit", "server-lifecycle")
+
+
+def pytest_runtest_setup(item):
+    if item.get_closest_marker("postgres") and connection.vendor != "postgresql":
+        reason = "needs PostgreSQL: set DATABASE_URL=postgres://... (see README)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI requires PostgreSQL for this test; {reason}")
+        pytest.skip(reason)
+
+
+def example_seed(name: str) -> dict:
+    """A fresh copy of an example machine in the seed format."""
+    return json.loads((EXAMPLES / f"{name}.json").read_text())
+
+
+@pytest.fixture
+def seed():
+    return lambda name="design-example": copy.deepcopy(example_seed(name))
+
+
+def _client_with_token(name: str, *, roles: str = "", designer: bool = False) -> APIClient:
+    from clients.services import api_client_create
+
+    _, token = api_client_create(name=name, roles=roles, designer=designer)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    return client
+
+
+@pytest.fixture
+def designer(db):
+    return _client_with_token("designer", roles="1,2", designer=True)
+
+
+@pytest.fixture
+def business(db):
+    return _client_with_token("business", roles="1")
+
+
+@pytest.fixture
+def anonymous(db):
+    return APIClient()
+
+
+@pytest.fixture
+def flow(db):
+    from machines.services import flow_create
+
+    return flow_create(code="design-example", name="Design example")
+
+
+def without_ids(seed: dict) -> dict:
+    """A seed document with the ids and numbers the platform assigns blanked out."""
+    seed = copy.deepcopy(seed)
+    seed["smInfo"].update(smId=None, flowId=None, version=None, smStatus=1)
+    for state in seed["smStates"]:
+        state.update(stateId=None, smId=None)
+    for transition in seed["smTransitions"]:
+        transition.update(transitionId=None, smId=None)
+    return seed
