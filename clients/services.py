@@ -6,7 +6,9 @@ from clients.models import ROLE_LIST, ApiClient
 
 
 @transaction.atomic
-def api_client_create(*, name: str, roles: str = "", designer: bool = False) -> tuple[ApiClient, str]:
+def api_client_create(
+    *, name: str, roles: str = "", designer: bool = False
+) -> tuple[ApiClient, str]:
     """Create (or update) the client NAME and return it with its API token."""
     roles = roles.replace(" ", "")
     if roles:

@@ -28,8 +28,17 @@ class StateInline(_FrozenInline):
 class TransitionInline(_FrozenInline):
     model = Transition
     fields = (
-        "position", "source", "event", "target", "roles", "guard_condition",
-        "case_condition", "case_order", "case_default", "action", "timer_seconds",
+        "position",
+        "source",
+        "event",
+        "target",
+        "roles",
+        "guard_condition",
+        "case_condition",
+        "case_order",
+        "case_default",
+        "action",
+        "timer_seconds",
     )
 
 

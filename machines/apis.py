@@ -72,9 +72,7 @@ class MachineListCreateApi(DesignApi):
     @extend_schema(request=MachineIn, responses={201: SEED})
     def post(self, request):
         machine = services.machine_create(data=request.data, user=request.user)
-        return Response(
-            selectors.machine_export(machine=machine), status=status.HTTP_201_CREATED
-        )
+        return Response(selectors.machine_export(machine=machine), status=status.HTTP_201_CREATED)
 
 
 class MachineDetailApi(DesignApi):
@@ -95,11 +93,17 @@ class MachineDetailApi(DesignApi):
 
 
 class MachineValidateApi(DesignApi):
-    @extend_schema(request=None, responses=inline_serializer("ValidationReport", {
-        "valid": serializers.BooleanField(),
-        "errors": serializers.ListField(child=serializers.DictField()),
-        "warnings": serializers.ListField(child=serializers.DictField()),
-    }))
+    @extend_schema(
+        request=None,
+        responses=inline_serializer(
+            "ValidationReport",
+            {
+                "valid": serializers.BooleanField(),
+                "errors": serializers.ListField(child=serializers.DictField()),
+                "warnings": serializers.ListField(child=serializers.DictField()),
+            },
+        ),
+    )
     def post(self, request, sm_id):
         report = services.machine_validate(machine=selectors.machine_get(sm_id=sm_id))
         return Response(report.as_dict())
@@ -149,11 +153,16 @@ class MachineDiagramApi(DesignApi):
 
 
 class MachineTableApi(DesignApi):
-    @extend_schema(responses=inline_serializer("StateTable", {
-        "states": serializers.ListField(child=serializers.CharField()),
-        "events": serializers.ListField(child=serializers.CharField()),
-        "cells": serializers.DictField(),
-    }))
+    @extend_schema(
+        responses=inline_serializer(
+            "StateTable",
+            {
+                "states": serializers.ListField(child=serializers.CharField()),
+                "events": serializers.ListField(child=serializers.CharField()),
+                "cells": serializers.DictField(),
+            },
+        )
+    )
     def get(self, request, sm_id):
         definition = selectors.machine_definition(machine=selectors.machine_get(sm_id=sm_id))
         return Response(state_table(definition))
@@ -163,11 +172,17 @@ class ExpressionCheckApi(DesignApi):
     class InputSerializer(serializers.Serializer):
         expression = serializers.CharField(trim_whitespace=False, max_length=100_000)
 
-    @extend_schema(request=InputSerializer, responses=inline_serializer("ExpressionCheck", {
-        "ok": serializers.BooleanField(),
-        "error": serializers.DictField(required=False),
-        "names": serializers.ListField(child=serializers.CharField()),
-    }))
+    @extend_schema(
+        request=InputSerializer,
+        responses=inline_serializer(
+            "ExpressionCheck",
+            {
+                "ok": serializers.BooleanField(),
+                "error": serializers.DictField(required=False),
+                "names": serializers.ListField(child=serializers.CharField()),
+            },
+        ),
+    )
     def post(self, request):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

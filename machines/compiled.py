@@ -10,11 +10,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from types import MappingProxyType
 
-from rules import Branch, Expression, compile_expression
-
 from machines.definition import Definition, TransitionDef
 from machines.models import Machine
 from machines.selectors import machine_definition
+from rules import Branch, Expression, compile_expression
 
 
 @dataclass(frozen=True, eq=False)

@@ -82,7 +82,9 @@ class TransitionIn(_StrictSerializer):
 class MachineIn(_StrictSerializer):
     smInfo = InfoIn(required=False, default=dict)
     smStates = StateIn(many=True, max_length=MAX_STATES)
-    smTransitions = TransitionIn(many=True, max_length=MAX_TRANSITIONS, required=False, default=list)
+    smTransitions = TransitionIn(
+        many=True, max_length=MAX_TRANSITIONS, required=False, default=list
+    )
 
 
 def parse_seed(data) -> tuple[dict, Definition]:

@@ -21,8 +21,8 @@ def machine_list(*, flow: str | None = None) -> QuerySet[Machine]:
     """Machines, optionally of one flow (given by code or by id)."""
     machines = Machine.objects.select_related("flow")
     if flow:
-        machines = machines.filter(flow__id=flow) if flow.isdigit() else machines.filter(
-            flow__code=flow
+        machines = (
+            machines.filter(flow__id=flow) if flow.isdigit() else machines.filter(flow__code=flow)
         )
     return machines
 
@@ -37,9 +37,7 @@ def machine_get(*, sm_id) -> Machine:
 def machine_definition(*, machine: Machine) -> Definition:
     """The stored definition of a machine, with its state and transition ids."""
     states = tuple(
-        StateDef(
-            value=s.value, desc=s.desc, type=s.type, initial=s.initial, final=s.final, id=s.pk
-        )
+        StateDef(value=s.value, desc=s.desc, type=s.type, initial=s.initial, final=s.final, id=s.pk)
         for s in machine.states.all()
     )
     transitions = tuple(

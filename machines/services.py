@@ -62,8 +62,10 @@ def machine_replace(*, machine: Machine, data, user=None) -> Machine:
     """Replace a testing machine's whole definition (states and transitions get new ids)."""
     machine = _lock(machine)
     if machine.is_frozen:
-        raise MachineFrozen(f"Machine {machine.pk} is {machine.get_status_display()}; only a "
-                            "testing machine can be edited. Make a new version instead.")
+        raise MachineFrozen(
+            f"Machine {machine.pk} is {machine.get_status_display()}; only a "
+            "testing machine can be edited. Make a new version instead."
+        )
     info, definition = parse_seed(data)
     if info.get("flowId") not in (None, machine.flow_id):
         raise _invalid("smInfo.flowId", "A machine cannot move to another flow.")
@@ -83,8 +85,10 @@ def machine_replace(*, machine: Machine, data, user=None) -> Machine:
 def machine_delete(*, machine: Machine) -> None:
     machine = _lock(machine)
     if machine.is_frozen:
-        raise MachineFrozen(f"Machine {machine.pk} is {machine.get_status_display()}; only a "
-                            "testing machine can be deleted.")
+        raise MachineFrozen(
+            f"Machine {machine.pk} is {machine.get_status_display()}; only a "
+            "testing machine can be deleted."
+        )
     try:
         machine.delete()
     except IntegrityError as exc:  # instances still point at it

@@ -13,7 +13,9 @@ urlpatterns = [
     path("machines/<int:sm_id>/online", lifecycle(step="online"), name="online"),
     path("machines/<int:sm_id>/disable", lifecycle(step="disable"), name="disable"),
     path("machines/<int:sm_id>/enable", lifecycle(step="enable"), name="enable"),
-    path("machines/<int:sm_id>/new-version", apis.MachineNewVersionApi.as_view(), name="new-version"),
+    path(
+        "machines/<int:sm_id>/new-version", apis.MachineNewVersionApi.as_view(), name="new-version"
+    ),
     path("machines/<int:sm_id>/diagram", apis.MachineDiagramApi.as_view(), name="diagram"),
     path("machines/<int:sm_id>/table", apis.MachineTableApi.as_view(), name="table"),
     path("expressions/check", apis.ExpressionCheckApi.as_view(), name="expression-check"),

@@ -9,8 +9,12 @@ pytestmark = pytest.mark.django_db
 
 
 def _counts():
-    return (Flow.objects.count(), Machine.objects.count(), State.objects.count(),
-            Transition.objects.count())
+    return (
+        Flow.objects.count(),
+        Machine.objects.count(),
+        State.objects.count(),
+        Transition.objects.count(),
+    )
 
 
 def _create(designer, seed_doc):
@@ -22,12 +26,16 @@ def _create(designer, seed_doc):
 
 def test_it_creates_a_flow_and_lists_it(designer):
     response = designer.post(
-        "/api/v1/flows/", {"code": "orders", "name": "Orders", "description": "web shop"},
+        "/api/v1/flows/",
+        {"code": "orders", "name": "Orders", "description": "web shop"},
         format="json",
     )
     assert response.status_code == 201
     assert response.json() == {
-        "id": response.json()["id"], "code": "orders", "name": "Orders", "description": "web shop"
+        "id": response.json()["id"],
+        "code": "orders",
+        "name": "Orders",
+        "description": "web shop",
     }
     assert [f["code"] for f in designer.get("/api/v1/flows/").json()] == ["orders"]
 
@@ -73,8 +81,13 @@ def test_it_reports_every_problem_at_once_and_publish_refuses(designer, seed):
     report = designer.post(f"/api/v1/machines/{sm_id}/validate").json()
     codes = {p["code"] for p in report["errors"]}
     assert report["valid"] is False
-    assert {"CASE_DEFAULT_MULTIPLE", "STATE_UNREACHABLE", "TARGET_UNKNOWN",
-            "EXPRESSION_INVALID", "EVENT_DUPLICATE"} <= codes
+    assert {
+        "CASE_DEFAULT_MULTIPLE",
+        "STATE_UNREACHABLE",
+        "TARGET_UNKNOWN",
+        "EXPRESSION_INVALID",
+        "EVENT_DUPLICATE",
+    } <= codes
 
     response = designer.post(f"/api/v1/machines/{sm_id}/publish")
     assert response.status_code == 400
@@ -114,9 +127,19 @@ def test_it_refuses_a_body_that_is_not_an_object(designer, flow):
         (lambda d: d["smInfo"].update(flowId=999999, flowCode=None), "smInfo.flowId"),
         (lambda d: d["smStates"][3].update(stateValue="S1"), "smStates[3].stateValue"),
     ],
-    ids=["wrong-type", "not-a-bool", "breaks-halfway", "order-not-int", "bad-default",
-         "null-source", "unknown-field", "not-a-list", "unknown-flow", "unknown-flow-id",
-         "duplicate-state-value"],
+    ids=[
+        "wrong-type",
+        "not-a-bool",
+        "breaks-halfway",
+        "order-not-int",
+        "bad-default",
+        "null-source",
+        "unknown-field",
+        "not-a-list",
+        "unknown-flow",
+        "unknown-flow-id",
+        "duplicate-state-value",
+    ],
 )
 def test_it_refuses_bad_input_with_the_field_path_and_stores_nothing(
     designer, flow, seed, change, path
@@ -158,7 +181,9 @@ def test_a_failed_replace_leaves_the_machine_exactly_as_it_was(designer, seed):
 @pytest.mark.parametrize("step", ["publish", "online", "disable"])
 def test_a_frozen_machine_cannot_be_replaced_or_deleted(designer, seed, step):
     sm_id = _create(designer, seed())["smInfo"]["smId"]
-    for done in ["publish", "online", "disable"][: ["publish", "online", "disable"].index(step) + 1]:
+    for done in ["publish", "online", "disable"][
+        : ["publish", "online", "disable"].index(step) + 1
+    ]:
         assert designer.post(f"/api/v1/machines/{sm_id}/{done}").status_code == 200
     before = designer.get(f"/api/v1/machines/{sm_id}/").json()
 
@@ -178,9 +203,19 @@ def test_it_deletes_a_testing_machine(designer, seed):
 
 @pytest.mark.parametrize(
     "method, path",
-    [("get", ""), ("put", ""), ("delete", ""), ("post", "validate"), ("post", "publish"),
-     ("post", "online"), ("post", "disable"), ("post", "enable"), ("post", "new-version"),
-     ("get", "diagram"), ("get", "table")],
+    [
+        ("get", ""),
+        ("put", ""),
+        ("delete", ""),
+        ("post", "validate"),
+        ("post", "publish"),
+        ("post", "online"),
+        ("post", "disable"),
+        ("post", "enable"),
+        ("post", "new-version"),
+        ("get", "diagram"),
+        ("get", "table"),
+    ],
 )
 def test_unknown_machine_ids_answer_not_found(designer, method, path):
     response = getattr(designer, method)(f"/api/v1/machines/424242/{path}", {}, format="json")
@@ -207,7 +242,10 @@ def test_new_version_clones_the_definition_into_testing(designer, seed):
     clone = response.json()
     assert clone["smInfo"]["version"] == "2" and clone["smInfo"]["smStatus"] == 1
     copy = without_ids(clone)
-    assert (copy["smStates"], copy["smTransitions"]) == (seed()["smStates"], seed()["smTransitions"])
+    assert (copy["smStates"], copy["smTransitions"]) == (
+        seed()["smStates"],
+        seed()["smTransitions"],
+    )
     assert Machine.objects.get(pk=sm_id).status == Machine.Status.ONLINE
 
 
@@ -262,7 +300,8 @@ def test_the_table_maps_each_state_and_event_to_its_target(designer, seed):
 
 def test_the_expression_check_answers_ok_and_names(designer):
     response = designer.post(
-        "/api/v1/expressions/check", {"expression": "ctx.amount > 100 and event_count('E4') < 3"},
+        "/api/v1/expressions/check",
+        {"expression": "ctx.amount > 100 and event_count('E4') < 3"},
         format="json",
     )
     assert response.status_code == 200

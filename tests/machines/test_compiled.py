@@ -22,7 +22,10 @@ def test_it_indexes_transitions_by_state_and_event():
 
 def test_choice_branches_come_sorted_by_case_order_with_the_default_last():
     doc = example_seed("design-example")
-    doc["smTransitions"][3], doc["smTransitions"][4] = doc["smTransitions"][4], doc["smTransitions"][3]
+    doc["smTransitions"][3], doc["smTransitions"][4] = (
+        doc["smTransitions"][4],
+        doc["smTransitions"][3],
+    )
     machine = compile_definition(parse_seed(doc)[1])
     branches = machine.states["C1"].branches
     assert [(b.key.target, b.is_default) for b in branches] == [("S21", False), ("S22", True)]

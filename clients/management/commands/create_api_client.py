@@ -10,9 +10,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("name")
         parser.add_argument("--roles", default="", help="comma-separated role codes, e.g. 1,2")
-        parser.add_argument(
-            "--designer", action="store_true", help="may also use the design API"
-        )
+        parser.add_argument("--designer", action="store_true", help="may also use the design API")
 
     def handle(self, *args, name, roles, designer, **options):
         try:
