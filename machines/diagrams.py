@@ -1,0 +1,269 @@
+"""Diagrams of a machine (Mermaid, Graphviz DOT, PlantUML) and its state × event table.
+
+Everything works on the definition form, so a machine that fails validation still draws:
+a transition to a missing state draws that state as a plain node.
+
+Ids: Mermaid and PlantUML use a state's value as its id when it is a plain identifier
+(letters, digits, underscores, not starting with a digit, not a keyword of either language,
+not starting with "default", which Mermaid's lexer reads as a keyword); any other value gets
+the id ``state_<n>`` and is shown through a label. DOT quotes every id and uses values as they
+are. Labels are escaped per format: Mermaid with its ``#<code>;`` entities, PlantUML with
+``&#<code>;`` entities and doubled backslashes (and Creole markup such as ``//`` or ``**``
+defused), DOT with backslash escapes inside quoted strings. Line breaks in text become spaces.
+
+Edge labels: a transition from a normal state shows its event, then ``[guard]`` and
+``(after Ns)`` for a timer when it has them; a choice branch shows ``[case condition]``, or
+``else`` for the default branch.
+
+The table (``state_table``) lists every state in listed order and every event of a normal
+state in first-seen order; a cell is filled only by a transition with an event from a normal
+state, and the first transition listed wins if (state, event) repeats (the validator reports
+that). Choice states keep an empty row: they are passed through, never rested in.
+"""
+
+import re
+from collections.abc import Callable
+
+from machines.definition import Definition, StateDef, TransitionDef
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_KEYWORDS = frozenset(
+    "state note end as of left right top bottom over class classdef style scale direction "
+    "hide show skinparam title legend header footer caption click acctitle accdescr "
+    "startuml enduml".split()
+)
+
+
+def render_mermaid(definition: Definition) -> str:
+    """A Mermaid ``stateDiagram-v2``; choice states are ``<<choice>>`` with a note naming them."""
+    ids = _diagram_ids(definition)
+    lines = ["stateDiagram-v2"]
+    for state in _all_states(definition):
+        node, title = ids[state.value], _mermaid_text(_title(state))
+        if state.is_choice:
+            lines.append(f"    state {node} <<choice>>")
+            if title:
+                lines.append(f"    note right of {node} : {title}")
+        elif node != state.value or _has_desc(state):
+            lines.append(f'    state "{title}" as {node}')
+        else:
+            lines.append(f"    {node}")
+    for value in _initial_values(definition):
+        lines.append(f"    [*] --> {ids[value]}")
+    for t in definition.transitions:
+        label = _mermaid_text(_edge_label(definition, t))
+        lines.append(f"    {ids[t.source]} --> {ids[t.target]}" + (f" : {label}" if label else ""))
+    for state in _unique_states(definition):
+        if state.final:
+            lines.append(f"    {ids[state.value]} --> [*]")
+    return "\n".join(lines) + "\n"
+
+
+def render_dot(definition: Definition) -> str:
+    """A Graphviz digraph; choice states are diamonds, final states double circles."""
+    start = "__start__"
+    while start in _all_values(definition):
+        start = f"_{start}_"
+    lines = [
+        "digraph machine {",
+        "    rankdir=LR;",
+        '    node [shape=box, style=rounded, fontname="Helvetica"];',
+        '    edge [fontname="Helvetica", fontsize=10];',
+        f"    {_dot_quote(start)} [shape=point, width=0.15];",
+    ]
+    for state in _all_states(definition):
+        attributes = {"label": _title(state, separator="\n")}
+        if state.is_choice:
+            attributes["shape"] = "diamond"
+        elif state.final:
+            attributes["shape"] = "doublecircle"
+        lines.append(f"    {_dot_quote(state.value)} [{_dot_attributes(attributes)}];")
+    for value in _initial_values(definition):
+        lines.append(f"    {_dot_quote(start)} -> {_dot_quote(value)};")
+    for t in definition.transitions:
+        attributes = {"label": _edge_label(definition, t)}
+        if _is_branch(definition, t) and t.case_default:
+            attributes["style"] = "dashed"
+        lines.append(
+            f"    {_dot_quote(t.source)} -> {_dot_quote(t.target)} [{_dot_attributes(attributes)}];"
+        )
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def render_plantuml(definition: Definition) -> str:
+    """A PlantUML state diagram; choice states are ``<<choice>>`` with a note naming them."""
+    ids = _diagram_ids(definition)
+    lines = ["@startuml", "hide empty description"]
+    for state in _all_states(definition):
+        node = ids[state.value]
+        if state.is_choice:
+            lines.append(f"state {node} <<choice>>")
+            if _display(state.value):
+                lines.append(f"note right of {node} : {_plantuml_text(_title(state))}")
+            continue
+        if node != state.value:
+            lines.append(f'state "{_plantuml_text(_display(state.value))}" as {node}')
+        else:
+            lines.append(f"state {node}")
+        if _has_desc(state):
+            lines.append(f"{node} : {_plantuml_text(state.desc)}")
+    for value in _initial_values(definition):
+        lines.append(f"[*] --> {ids[value]}")
+    for t in definition.transitions:
+        label = _plantuml_text(_edge_label(definition, t))
+        lines.append(f"{ids[t.source]} --> {ids[t.target]}" + (f" : {label}" if label else ""))
+    for state in _unique_states(definition):
+        if state.final:
+            lines.append(f"{ids[state.value]} --> [*]")
+    lines.append("@enduml")
+    return "\n".join(lines) + "\n"
+
+
+RENDERERS: dict[str, Callable[[Definition], str]] = {
+    "mermaid": render_mermaid,
+    "dot": render_dot,
+    "plantuml": render_plantuml,
+}
+
+
+def state_table(definition: Definition) -> dict:
+    """The state × event table: ``{states, events, cells: {state: {event: target}}}``."""
+    states = [state.value for state in _unique_states(definition)]
+    choices = {state.value for state in definition.states if state.is_choice}
+    events: list[str] = []
+    cells: dict[str, dict[str, str]] = {value: {} for value in states}
+    for t in definition.transitions:
+        if t.source not in cells or t.source in choices or not t.event:
+            continue
+        if t.event not in events:
+            events.append(t.event)
+        cells[t.source].setdefault(t.event, t.target)
+    return {"states": states, "events": events, "cells": cells}
+
+
+# Shared ------------------------------------------------------------------------------------
+
+
+def _unique_states(definition: Definition) -> list[StateDef]:
+    """The first state listed for each value."""
+    seen: dict[str, StateDef] = {}
+    for state in definition.states:
+        seen.setdefault(state.value, state)
+    return list(seen.values())
+
+
+def _all_states(definition: Definition) -> list[StateDef]:
+    """Every state to draw: the listed ones, then plain nodes for unknown values."""
+    known = {state.value: state for state in reversed(definition.states)}
+    return [known.get(value) or StateDef(value=value) for value in _all_values(definition)]
+
+
+def _all_values(definition: Definition) -> list[str]:
+    """State values in listed order, then unknown states that transitions name."""
+    values = [state.value for state in definition.states]
+    values += [value for t in definition.transitions for value in (t.source, t.target)]
+    return list(dict.fromkeys(values))
+
+
+def _diagram_ids(definition: Definition) -> dict[str, str]:
+    """A safe Mermaid/PlantUML id for every value (see the module docstring)."""
+    values = _all_values(definition)
+    safe = {value for value in values if _is_safe_id(value)}
+    used, ids = set(safe), {}
+    for index, value in enumerate(values):
+        if value in safe:
+            ids[value] = value
+            continue
+        candidate = f"state_{index}"
+        while candidate in used:
+            candidate += "_"
+        used.add(candidate)
+        ids[value] = candidate
+    return ids
+
+
+def _is_safe_id(value) -> bool:
+    if not isinstance(value, str) or not _IDENTIFIER.fullmatch(value):
+        return False
+    lowered = value.lower()
+    return lowered not in _KEYWORDS and not lowered.startswith("default")
+
+
+def _initial_values(definition: Definition) -> list[str]:
+    marked = [state.value for state in _unique_states(definition) if state.initial]
+    if marked:
+        return marked
+    initial = definition.initial_state()
+    return [initial.value] if initial else []
+
+
+def _display(value) -> str:
+    return "" if value is None else str(value)
+
+
+def _has_desc(state: StateDef) -> bool:
+    return bool(state.desc and state.desc.strip() and state.desc.strip() != state.value)
+
+
+def _title(state: StateDef, separator: str = ": ") -> str:
+    """The state's value, and its description when it says more."""
+    if _has_desc(state):
+        return f"{_display(state.value)}{separator}{_one_line(state.desc)}"
+    return _display(state.value)
+
+
+def _is_branch(definition: Definition, t: TransitionDef) -> bool:
+    source = definition.state(t.source)
+    return source is not None and source.is_choice
+
+
+def _edge_label(definition: Definition, t: TransitionDef) -> str:
+    if _is_branch(definition, t):
+        if t.case_default:
+            return "else"
+        return f"[{t.case_condition.strip()}]" if t.case_condition else ""
+    parts = [t.event or ""]
+    if t.guard_condition and t.guard_condition.strip():
+        parts.append(f"[{t.guard_condition.strip()}]")
+    if t.timer_seconds:
+        parts.append(f"(after {t.timer_seconds}s)")
+    return " ".join(part for part in parts if part)
+
+
+def _one_line(text) -> str:
+    return " ".join(_display(text).split())
+
+
+# Escaping ----------------------------------------------------------------------------------
+
+# Mermaid decodes "#<code>;" after parsing; these characters end or confuse its tokens.
+_MERMAID_ESCAPES = {char: f"#{ord(char)};" for char in '#:;"<>%&'}
+
+
+def _mermaid_text(text) -> str:
+    escaped = "".join(_MERMAID_ESCAPES.get(char, char) for char in _one_line(text))
+    # "direction TB" anywhere on a line is read as a layout statement.
+    return re.sub(r"(?i)(directio)n(?=\s)", r"\1#110;", escaped)
+
+
+# PlantUML reads "\\" as a backslash (and "\n" as a line break); "&#92;" would crash it.
+_PLANTUML_ESCAPES = {"\\": "\\\\"} | {char: f"&#{ord(char)};" for char in '&"<>~'}
+# Creole markup (**bold**, //italic//, --strike--, __underline__, [[link]]) comes in pairs.
+_CREOLE_PAIR = re.compile(r"([*/\-_\[\]])(?=\1)")
+
+
+def _plantuml_text(text) -> str:
+    escaped = "".join(_PLANTUML_ESCAPES.get(char, char) for char in _one_line(text))
+    return _CREOLE_PAIR.sub(lambda m: f"&#{ord(m.group(1))};", escaped)
+
+
+def _dot_quote(text) -> str:
+    # Inside DOT's quoted strings only \" is an escape, but labels read \n, \l, \N...
+    # as layout escapes, so backslashes are doubled first; real line breaks become \n.
+    escaped = _display(text).replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + escaped.replace("\r\n", "\\n").replace("\n", "\\n").replace("\r", "\\n") + '"'
+
+
+def _dot_attributes(attributes: dict[str, str]) -> str:
+    return ", ".join(f"{key}={_dot_quote(value)}" for key, value in attributes.items())
