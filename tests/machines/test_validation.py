@@ -392,7 +392,7 @@ def test_it_reports_a_show_condition_that_does_not_compile():
     assert problem.where["field"] == "showCondition"
 
 
-def test_it_passes_the_column_of_a_bad_expression_when_rules_knows_it():
+def test_it_passes_the_position_of_a_bad_expression():
     source = "ctx.a and nope"
     with pytest.raises(ExpressionSyntaxError) as caught:
         compile_expression(source)
@@ -402,8 +402,8 @@ def test_it_passes_the_column_of_a_bad_expression_when_rules_knows_it():
 
     where = the(validate(definition), "EXPRESSION_INVALID").where
 
-    if "column" in caught.value.details:
-        assert where["column"] == caught.value.details["column"]
+    assert where["column"] == caught.value.details["column"]
+    assert where["line"] == caught.value.details["line"]
 
 
 def test_it_accepts_the_names_and_functions_of_the_expression_language():
