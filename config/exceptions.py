@@ -6,7 +6,8 @@ DESIGN.md section 5. Apps subclass PlatformError in their own exceptions.py.
 
 import logging
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
@@ -30,6 +31,24 @@ class PlatformError(Exception):
 
 class ValidationError(PlatformError):
     """A bad request body, or a machine that fails validation."""
+
+
+class InstanceBusy(PlatformError):
+    """Waited too long for an instance's lock: another event holds it. Retry shortly."""
+
+    status_code = 409
+    code = "INSTANCE_BUSY"
+    default_message = "The instance is busy with another event; retry shortly."
+    retry_after = 1
+
+
+class ServiceUnavailable(PlatformError):
+    """The database cannot be reached right now; the request changed nothing."""
+
+    status_code = 503
+    code = "SERVICE_UNAVAILABLE"
+    default_message = "The database is unavailable; retry shortly."
+    retry_after = 5
 
 
 class NotFound(PlatformError):
@@ -88,10 +107,28 @@ def _drf_error_body(exc: drf.APIException) -> dict:
     return _body("ERROR", str(exc.detail))
 
 
+def _database_error(exc: DatabaseError) -> PlatformError | None:
+    """A lock timeout is INSTANCE_BUSY; a lost or refused connection is SERVICE_UNAVAILABLE."""
+    sqlstate = getattr(exc.__cause__, "sqlstate", None)
+    if sqlstate == "55P03" or "database is locked" in str(exc):  # lock_not_available
+        return InstanceBusy()
+    if isinstance(exc, InterfaceError | OperationalError):
+        logger.warning("database unavailable: %s", exc)
+        return ServiceUnavailable()
+    return None
+
+
 def api_exception_handler(exc, context):
     """Render every known error as {"code", "message", "details"}; unknown ones stay 500s."""
+    if isinstance(exc, DatabaseError):
+        exc = _database_error(exc) or exc
+    if isinstance(exc, RequestDataTooBig):
+        exc = ValidationError("The request body is too large.")
     if isinstance(exc, PlatformError):
-        return Response(_body(exc.code, exc.message, exc.details), status=exc.status_code)
+        response = Response(_body(exc.code, exc.message, exc.details), status=exc.status_code)
+        if getattr(exc, "retry_after", None):
+            response["Retry-After"] = str(exc.retry_after)
+        return response
     if isinstance(exc, RuleError):
         return Response(_body(exc.code, exc.message, exc.details), status=422)
     if isinstance(exc, Http404):

@@ -22,6 +22,9 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # Hosts a transition action or subscriber may call back: "host", "host:port", ".example.com"
 # for a domain and its subdomains, or "*" for any host.
 CALLBACK_ALLOWED_HOSTS = env.list("CALLBACK_ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
+# Signs every callback (Standard Webhooks): "whsec_" + base64 of the key bytes.
+CALLBACK_SECRET = env("CALLBACK_SECRET", default="whsec_c3RhdGVjZW50ZXItZGV2LW9ubHktc2VjcmV0")
+CALLBACK_TIMEOUT = env.float("CALLBACK_TIMEOUT", default=5.0)  # seconds, whole call
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -80,6 +83,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_BODY_BYTES", default=1024 * 1024)  # larger: 400
 
 AUTH_PASSWORD_VALIDATORS = []
 LANGUAGE_CODE = "en-us"

@@ -11,15 +11,19 @@ import os
 from pathlib import Path
 
 import pytest
-from django.db import connection
-from rest_framework.test import APIClient
+
+pytest_plugins = ["tests.callback_server"]
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 EXAMPLE_NAMES = ("design-example", "audit", "server-lifecycle")
 
 
 def pytest_runtest_setup(item):
-    if item.get_closest_marker("postgres") and connection.vendor != "postgresql":
+    if not item.get_closest_marker("postgres"):
+        return
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
         reason = "needs PostgreSQL: set DATABASE_URL=postgres://... (see README)"
         if os.environ.get("CI") == "true":
             pytest.fail(f"CI requires PostgreSQL for this test; {reason}")
@@ -36,7 +40,9 @@ def seed():
     return lambda name="design-example": copy.deepcopy(example_seed(name))
 
 
-def _client_with_token(name: str, *, roles: str = "", designer: bool = False) -> APIClient:
+def _client_with_token(name: str, *, roles: str = "", designer: bool = False):
+    from rest_framework.test import APIClient
+
     from clients.services import api_client_create
 
     _, token = api_client_create(name=name, roles=roles, designer=designer)
@@ -57,6 +63,8 @@ def business(db):
 
 @pytest.fixture
 def anonymous(db):
+    from rest_framework.test import APIClient
+
     return APIClient()
 
 

@@ -1,0 +1,252 @@
+"""The business API (DESIGN.md section 5): instances, events, history, stateless fire.
+
+Any authenticated client may call it. A client acts only as one of its own roles (designers
+and admin staff as any role); asking for another role is ROLE_FORBIDDEN.
+"""
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from clients.permissions import IsDesigner, is_designer
+from config.exceptions import ValidationError
+from machines.compiled import compiled_machine
+from machines.selectors import flow_get
+from runtime import engine, selectors, services
+from runtime.exceptions import RoleForbidden
+from runtime.simulation import outcome
+
+OUTCOME = inline_serializer("EventOutcome", {"eventId": serializers.IntegerField()})
+MAX_KEY = 200
+
+
+def _json_object(value):
+    if not isinstance(value, dict):
+        raise serializers.ValidationError("Must be a JSON object.")
+    return value
+
+
+class ContextField(serializers.JSONField):
+    def __init__(self, **kwargs):
+        super().__init__(required=False, default=dict, validators=[_json_object], **kwargs)
+
+
+def _acting_role(request, role: int | None) -> int | None:
+    """The role the request acts as; a client may only claim one of its own roles."""
+    if role is None or is_designer(request.user):
+        return role
+    client = getattr(request.user, "api_client", None)
+    if client is None or role not in client.role_codes:
+        raise RoleForbidden(f"This client may not act as role {role}.", {"role": role})
+    return role
+
+
+class InstanceOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="pk")
+    flow = serializers.CharField(source="flow.code")
+    smId = serializers.IntegerField(source="machine_id")
+    version = serializers.CharField(source="machine.version")
+    businessKey = serializers.CharField(source="business_key")
+    state = serializers.CharField()
+    context = serializers.JSONField()
+    createdAt = serializers.DateTimeField(source="created_at")
+    updatedAt = serializers.DateTimeField(source="updated_at")
+
+
+class InstanceListCreateApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        flow = serializers.SlugField(max_length=100)
+        businessKey = serializers.CharField(max_length=MAX_KEY)
+        context = ContextField()
+        smId = serializers.IntegerField(required=False, allow_null=True, default=None)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("flow", str), OpenApiParameter("businessKey", str)],
+        responses=InstanceOutputSerializer(many=True),
+    )
+    def get(self, request):
+        instances = selectors.instance_list(
+            flow=request.query_params.get("flow"),
+            business_key=request.query_params.get("businessKey"),
+        )
+        return Response(InstanceOutputSerializer(instances[:500], many=True).data)
+
+    @extend_schema(request=InputSerializer, responses={201: InstanceOutputSerializer})
+    def post(self, request):
+        data = _valid(self.InputSerializer, request.data)
+        instance = services.instance_create(
+            flow_code=data["flow"],
+            business_key=data["businessKey"],
+            context=data["context"],
+            sm_id=data["smId"],
+        )
+        return Response(InstanceOutputSerializer(instance).data, status=status.HTTP_201_CREATED)
+
+
+class InstanceDetailApi(APIView):
+    @extend_schema(responses=InstanceOutputSerializer)
+    def get(self, request, instance_id):
+        instance = selectors.instance_get(instance_id=instance_id)
+        return Response(InstanceOutputSerializer(instance).data)
+
+
+class InstanceEventFireApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        event = serializers.CharField(max_length=100)
+        role = serializers.IntegerField(required=False, allow_null=True, default=None)
+        context = ContextField()
+        requestId = serializers.CharField(max_length=MAX_KEY, required=False, default=None)
+        expectedState = serializers.CharField(max_length=100, required=False, default=None)
+        callbackUrl = serializers.URLField(required=False, max_length=2000)
+
+        # Named async_ because async is a keyword; the JSON key is "async".
+        def to_internal_value(self, data):
+            value = super().to_internal_value(data)
+            value["async"] = serializers.BooleanField().to_internal_value(
+                data.get("async", False)
+            )
+            return value
+
+    @extend_schema(request=InputSerializer, responses={200: OUTCOME})
+    def post(self, request, instance_id):
+        data = _valid(self.InputSerializer, request.data)
+        if data["async"] or data.get("callbackUrl"):
+            raise ValidationError(
+                "Async events are not available yet; send the event without async.",
+                {"problems": [{"path": "async", "message": "Not supported yet."}]},
+            )
+        result = services.instance_event_fire(
+            instance_id=instance_id,
+            event=data["event"],
+            role=_acting_role(request, data["role"]),
+            context=data["context"],
+            request_id=data["requestId"],
+            expected_state=data["expectedState"],
+        )
+        return Response(result)
+
+
+class InstanceEventsAvailableApi(APIView):
+    @extend_schema(
+        parameters=[OpenApiParameter("role", int), OpenApiParameter("explain", bool)],
+        responses=inline_serializer(
+            "AvailableEvent",
+            {
+                "event": serializers.CharField(),
+                "eventDesc": serializers.CharField(),
+                "targetState": serializers.CharField(),
+            },
+            many=True,
+        ),
+    )
+    def get(self, request, instance_id):
+        role = _query_int(request, "role")
+        explain = request.query_params.get("explain", "").lower() in ("1", "true", "yes")
+        instance = selectors.instance_get(instance_id=instance_id)
+        verdicts = engine.event_verdicts(
+            compiled_machine(instance.machine),
+            state=instance.state,
+            role=role,
+            context=instance.context,
+            event_counts=instance.event_counts,
+            instance=services.instance_names(instance),
+        )
+        if explain:
+            return Response(verdicts)
+        shown = [v for v in verdicts if v["verdict"] in ("available", "blocked")]
+        return Response(
+            [{k: v[k] for k in ("event", "eventDesc", "targetState")} for v in shown]
+        )
+
+
+class InstanceHistoryApi(APIView):
+    class OutputSerializer(serializers.Serializer):
+        event = serializers.CharField()
+        fromState = serializers.CharField(source="from_state")
+        toState = serializers.CharField(source="to_state")
+        transitionId = serializers.IntegerField(source="transition_id")
+        at = serializers.DateTimeField()
+        requestId = serializers.CharField(source="request_id")
+
+    @extend_schema(responses=OutputSerializer(many=True))
+    def get(self, request, instance_id):
+        instance = selectors.instance_get(instance_id=instance_id)
+        history = selectors.instance_history(instance=instance)
+        return Response(self.OutputSerializer(history, many=True).data)
+
+
+class EventDetailApi(APIView):
+    @extend_schema(
+        responses=inline_serializer(
+            "EventRecord",
+            {
+                "id": serializers.IntegerField(),
+                "status": serializers.CharField(),
+                "result": serializers.JSONField(),
+                "error": serializers.JSONField(),
+            },
+        )
+    )
+    def get(self, request, event_id):
+        record = selectors.event_get(event_id=event_id)
+        body = {"id": record.pk, "status": record.status}
+        if record.result is not None:
+            body["result"] = services.event_outcome(record)
+        if record.error is not None:
+            body["error"] = record.error
+        return Response(body)
+
+
+class FlowFireApi(APIView):
+    """Stateless: the caller keeps the state; the online version decides, nothing is stored."""
+
+    class InputSerializer(serializers.Serializer):
+        state = serializers.CharField(max_length=100)
+        event = serializers.CharField(max_length=100)
+        role = serializers.IntegerField(required=False, allow_null=True, default=None)
+        context = ContextField()
+
+    @extend_schema(request=InputSerializer, responses=OUTCOME)
+    def post(self, request, code):
+        data = _valid(self.InputSerializer, request.data)
+        machine = services.online_machine(flow=flow_get(code=code))
+        decision = services.stateless_decide(
+            machine=machine,
+            state=data["state"],
+            event=data["event"],
+            role=_acting_role(request, data["role"]),
+            context=data["context"],
+        )
+        return Response(outcome(decision))
+
+
+class InstanceMigrateApi(APIView):
+    permission_classes = [IsDesigner]
+
+    class InputSerializer(serializers.Serializer):
+        smId = serializers.IntegerField()
+
+    @extend_schema(request=InputSerializer, responses=InstanceOutputSerializer)
+    def post(self, request, instance_id):
+        data = _valid(self.InputSerializer, request.data)
+        instance = services.instance_migrate(instance_id=instance_id, sm_id=data["smId"])
+        return Response(InstanceOutputSerializer(instance).data)
+
+
+def _valid(serializer_class, data) -> dict:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def _query_int(request, name: str) -> int | None:
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValidationError(
+            f"{name} must be an integer.", {"problems": [{"path": name, "message": "Not an integer."}]}
+        ) from None

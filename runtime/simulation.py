@@ -1,0 +1,64 @@
+"""Simulation and the stateless fire: the engine without storage (and, for simulate, no actions)."""
+
+from config.exceptions import PlatformError, ValidationError
+from machines.compiled import CompiledMachine
+from rules import RuleError
+from runtime import engine
+
+
+def simulate(machine: CompiledMachine, *, state: str | None, steps: list[dict]) -> dict:
+    """Run steps from `state` (default: initial); each step's outcome or error, nothing stored.
+
+    Context merges and event counts carry from step to step as they would on an instance;
+    a failing step leaves them, and the state, as they were. Actions are not called.
+    """
+    state = state or machine.initial
+    if state not in machine.states:
+        raise ValidationError(
+            f"The machine has no state {state!r}.",
+            {"problems": [{"path": "state", "message": "Unknown state."}]},
+        )
+    context, counts, results = {}, {}, []
+    for step in steps:
+        merged = {**context, **(step.get("context") or {})}
+        try:
+            decision = engine.decide(
+                machine,
+                state=state,
+                event=step["event"],
+                role=step.get("role"),
+                context=merged,
+                event_counts=counts,
+            )
+        except (PlatformError, RuleError) as exc:
+            results.append({"event": step["event"], "ok": False, "error": error_body(exc)})
+            continue
+        counts[decision.event] = counts.get(decision.event, 0) + 1
+        context, state = merged, decision.to_state
+        results.append({"event": step["event"], "ok": True, "outcome": outcome(decision)})
+    return {"steps": results, "state": state, "context": context}
+
+
+def outcome(decision: engine.Decision, actions=None) -> dict:
+    """The outcome of a decision, without the instance and event ids of a stored event."""
+    actions = actions or [None] * len(decision.hops)
+    return {
+        "event": decision.event,
+        "fromState": decision.from_state,
+        "toState": decision.to_state,
+        "state": decision.to_state,
+        "path": [
+            {
+                "fromState": hop.from_state,
+                "toState": hop.to_state,
+                "transitionId": hop.transition.id,
+                "event": hop.event,
+                "action": action,
+            }
+            for hop, action in zip(decision.hops, actions, strict=True)
+        ],
+    }
+
+
+def error_body(exc) -> dict:
+    return {"code": exc.code, "message": exc.message, "details": exc.details}

@@ -1,0 +1,30 @@
+from django.urls import path
+
+from runtime import apis
+
+urlpatterns = [
+    path("instances/", apis.InstanceListCreateApi.as_view(), name="instances"),
+    path("instances/<int:instance_id>/", apis.InstanceDetailApi.as_view(), name="instance"),
+    path(
+        "instances/<int:instance_id>/events/",
+        apis.InstanceEventFireApi.as_view(),
+        name="instance-events",
+    ),
+    path(
+        "instances/<int:instance_id>/events/available",
+        apis.InstanceEventsAvailableApi.as_view(),
+        name="instance-events-available",
+    ),
+    path(
+        "instances/<int:instance_id>/history/",
+        apis.InstanceHistoryApi.as_view(),
+        name="instance-history",
+    ),
+    path(
+        "instances/<int:instance_id>/migrate",
+        apis.InstanceMigrateApi.as_view(),
+        name="instance-migrate",
+    ),
+    path("events/<int:event_id>/", apis.EventDetailApi.as_view(), name="event"),
+    path("flows/<slug:code>/fire", apis.FlowFireApi.as_view(), name="flow-fire"),
+]
