@@ -1,0 +1,382 @@
+"""The one wrapper for outgoing HTTP calls: allow-list, signature, total timeout, no redirects.
+
+Every callback (transition actions, subscribers) goes through `post_json`; nothing else imports
+the HTTP client. A call problem of any kind is a `CallbackError` with a short, readable reason.
+"""
+
+import base64
+import contextvars
+import hashlib
+import hmac
+import ipaddress
+import json
+import logging
+import os
+import re
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Collection
+from dataclasses import dataclass
+from urllib.parse import unquote
+
+import httpcore
+import httpx
+
+logger = logging.getLogger(__name__)
+
+USER_AGENT = "Statecenter/1"
+MAX_ANSWER_BYTES = 1024 * 1024  # read (and drop) at most this much of a 2xx answer's body
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_METADATA_HOSTS = frozenset(
+    "metadata metadata.google.internal metadata.goog instance-data instance-data.ec2.internal"
+    " metadata.tencentyun.com".split()
+)
+_METADATA_ADDRESSES = frozenset(
+    ipaddress.ip_address(a) for a in ("169.254.169.254", "fd00:ec2::254", "100.100.100.200")
+)
+_THIS_NETWORK = ipaddress.ip_network("0.0.0.0/8")  # connecting to 0.x.x.x reaches this host
+_BROADCAST = ipaddress.ip_address("255.255.255.255")
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_INET_ATON_FORM = re.compile(r"[0-9a-fx.]+")  # 2852039166, 0xa9.0xfe.0xa9.0xfe, 169.254.43518
+
+_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "callback_deadline", default=None
+)
+
+
+class CallbackError(Exception):
+    """A callback that could not be made or did not answer 2xx in time."""
+
+    def __init__(self, reason: str, *, url: str = "", status: int | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.url = url
+        self.status = status
+
+    def as_dict(self) -> dict:
+        """The error as the API shows it."""
+        return {"url": self.url, "status": self.status, "error": self.reason}
+
+
+@dataclass(frozen=True)
+class CallbackResult:
+    url: str
+    status: int
+    elapsed_ms: float
+
+    def as_dict(self) -> dict:
+        """The result as the API shows it."""
+        return {"url": self.url, "status": self.status}
+
+
+# Checks ------------------------------------------------------------------------------------
+
+
+def url_problem(url: str, allowed_hosts: Collection[str]) -> str | None:
+    """Why this callback URL is refused (no DNS look-up), or None if it is acceptable."""
+    if any(char.isspace() or ord(char) < 32 for char in url):
+        return "URL contains spaces or control characters"
+    try:
+        parsed = httpx.URL(url)
+        host = parsed.host.rstrip(".")  # IDNA-decoded, so it may raise too
+    except (httpx.InvalidURL, UnicodeError) as exc:
+        return f"URL is malformed ({exc})"
+    if parsed.scheme not in _DEFAULT_PORTS:
+        return "URL is not an absolute http:// or https:// URL"
+    if not host:
+        return "URL has no host"
+    if parsed.userinfo:
+        return "URL must not contain a user name or password"
+    if parsed.port is not None and not 0 < parsed.port < 65536:
+        return f"URL port {parsed.port} is out of range"
+    problem = _host_problem(host)
+    if problem:
+        return problem
+    port = parsed.port or _DEFAULT_PORTS[parsed.scheme]
+    if not _allowed(host, port, allowed_hosts):
+        return f"host {_netloc(host, port)} is not on the callback allow-list"
+    return None
+
+
+def _host_problem(host: str) -> str | None:
+    """Why this host is refused whatever the allow-list says, or None."""
+    if host in _METADATA_HOSTS:
+        return f"host {host} is a cloud metadata service"
+    ip = _literal_ip(host)
+    return _address_problem(ip) if ip else None
+
+
+def _literal_ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address a host written as an IP stands for, including inet_aton's odd forms."""
+    try:
+        return ipaddress.ip_address(unquote(host))
+    except ValueError:
+        pass
+    if _INET_ATON_FORM.fullmatch(host):
+        try:
+            return ipaddress.IPv4Address(socket.inet_aton(host))
+        except OSError:
+            pass
+    return None
+
+
+def _address_problem(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    """Why calls to this address are refused whatever the allow-list says, or None."""
+    if ip.version == 6:
+        if ip.ipv4_mapped:
+            ip = ip.ipv4_mapped
+        elif ip in _NAT64:
+            ip = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    if ip in _METADATA_ADDRESSES:
+        return f"{ip} is a cloud metadata address"
+    if ip.is_link_local:
+        return f"{ip} is a link-local address"
+    if ip.is_unspecified or (ip.version == 4 and ip in _THIS_NETWORK):
+        return f"{ip} is an unspecified address"
+    if ip.is_multicast or ip == _BROADCAST:
+        return f"{ip} is a multicast or broadcast address"
+    return None
+
+
+def _allowed(host: str, port: int, allowed_hosts: Collection[str]) -> bool:
+    """Whether an allow-list entry ("*", "host", "host:port", ".domain") admits host:port."""
+    if isinstance(allowed_hosts, str):
+        allowed_hosts = [allowed_hosts]
+    for entry in allowed_hosts:
+        entry = entry.strip().lower()
+        if entry == "*":
+            return True
+        name, entry_port = _split_entry(entry)
+        if entry_port is not None and entry_port != port:
+            continue
+        if name.startswith("."):
+            if host == name[1:] or host.endswith(name):
+                return True
+        elif host == name:
+            return True
+    return False
+
+
+def _split_entry(entry: str) -> tuple[str, int | None]:
+    """An allow-list entry as (host, port or None); IPv6 hosts may be written in brackets."""
+    if entry.startswith("["):
+        name, _, rest = entry[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else ""
+    elif entry.count(":") == 1:
+        name, _, port = entry.partition(":")
+    else:
+        name, port = entry, ""
+    return name.rstrip("."), int(port) if port.isdigit() else None
+
+
+def _netloc(host: str, port: int) -> str:
+    """host:port as written in a URL, the port left out when it is the scheme's default."""
+    shown = f"[{host}]" if ":" in host else host
+    return shown if port in _DEFAULT_PORTS.values() else f"{shown}:{port}"
+
+
+# Signature ---------------------------------------------------------------------------------
+
+
+def sign(*, secret: str, message_id: str, timestamp: int, body: bytes) -> dict[str, str]:
+    """Standard Webhooks headers for one message; a secret without "whsec_" is used as UTF-8."""
+    if secret.startswith("whsec_"):
+        encoded = secret.removeprefix("whsec_")
+        key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
+    else:
+        # A raw string is its own key (receivers verify with its UTF-8 bytes), so a plain
+        # shared secret works too; the "whsec_" + base64 form of the spec is preferred.
+        key = secret.encode()
+    if not key:
+        raise ValueError("The callback secret is empty.")
+    signed = b"%s.%d.%s" % (message_id.encode(), timestamp, body)
+    signature = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+    return {
+        "webhook-id": message_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": f"v1,{signature}",
+    }
+
+
+# The call ----------------------------------------------------------------------------------
+
+
+def post_json(
+    url: str,
+    payload: dict,
+    *,
+    message_id: str | None = None,
+    timeout: float | None = None,
+    allowed_hosts: Collection[str] | None = None,
+    secret: str | None = None,
+) -> CallbackResult:
+    """POST a signed JSON payload; a 2xx answer within the timeout, or a CallbackError."""
+    from django.conf import settings
+
+    timeout = float(settings.CALLBACK_TIMEOUT if timeout is None else timeout)
+    if allowed_hosts is None:
+        allowed_hosts = settings.CALLBACK_ALLOWED_HOSTS
+    problem = url_problem(url, allowed_hosts)
+    if problem:
+        raise _logged(CallbackError(problem, url=url))
+    body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        **sign(
+            secret=settings.CALLBACK_SECRET if secret is None else secret,
+            message_id=message_id or f"msg_{uuid.uuid4().hex}",
+            timestamp=int(time.time()),
+            body=body,
+        ),
+    }
+    started = time.monotonic()
+    token = _deadline.set(started + timeout)
+    try:
+        status = _send(url, body, headers, timeout)
+    except CallbackError as exc:  # raised by _send or, from inside httpx, by _GuardedBackend
+        exc.url = url
+        _logged(exc)
+        raise
+    except httpx.HTTPError as exc:
+        raise _logged(CallbackError(_reason(exc, timeout), url=url)) from exc
+    finally:
+        _deadline.reset(token)
+    elapsed_ms = (time.monotonic() - started) * 1000
+    logger.info("Callback %s answered HTTP %s in %.0f ms", url, status, elapsed_ms)
+    return CallbackResult(url=url, status=status, elapsed_ms=elapsed_ms)
+
+
+def _send(url: str, body: bytes, headers: dict[str, str], timeout: float) -> int:
+    """Make the request and read the answer; the status of a 2xx, else CallbackError."""
+    with _client().stream(
+        "POST", url, content=body, headers=headers, timeout=timeout, follow_redirects=False
+    ) as response:
+        status = response.status_code
+        if 300 <= status < 400:
+            raise CallbackError(f"redirects are not followed (HTTP {status})", status=status)
+        if not 200 <= status < 300:
+            raise CallbackError(f"HTTP {status}", status=status)
+        # The body counts against the deadline too: a receiver that trickles it is cut off.
+        received = 0
+        for chunk in response.iter_raw():
+            received += len(chunk)
+            if received > MAX_ANSWER_BYTES:
+                break
+    return status
+
+
+def _logged(error: CallbackError) -> CallbackError:
+    """The error, once logged."""
+    logger.warning("Callback %s failed: %s", error.url, error.reason)
+    return error
+
+
+def _reason(exc: httpx.HTTPError, timeout: float) -> str:
+    """A short, readable reason for a transport error."""
+    if isinstance(exc, httpx.TimeoutException):
+        return f"timed out after {timeout} s"
+    cause = exc
+    while cause is not None:
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection refused"
+        cause = cause.__cause__ or cause.__context__
+    kind = "could not connect" if isinstance(exc, httpx.ConnectError) else "request failed"
+    return f"{kind}: {str(exc) or type(exc).__name__}"[:200]
+
+
+# The client --------------------------------------------------------------------------------
+
+_client_lock = threading.Lock()
+_shared: tuple[int, httpx.Client] | None = None
+
+
+def _client() -> httpx.Client:
+    """The process's pooled client, made again after a fork so no socket is shared."""
+    global _shared
+    with _client_lock:
+        if _shared is None or _shared[0] != os.getpid():
+            _shared = (os.getpid(), _new_client())
+        return _shared[1]
+
+
+def _new_client() -> httpx.Client:
+    """A client that never follows redirects, ignores proxy variables and guards its sockets."""
+    transport = httpx.HTTPTransport()
+    # httpx has neither a total timeout nor a hook at connect time, so its connection pool
+    # gets a network backend that vets the addresses it connects to and holds every socket
+    # operation to the call's deadline. `_pool` is private: httpx is pinned below 1.0.
+    transport._pool = httpcore.ConnectionPool(
+        ssl_context=httpx.create_ssl_context(), network_backend=_GuardedBackend()
+    )
+    return httpx.Client(transport=transport, follow_redirects=False, trust_env=False)
+
+
+def _budget(timeout: float | None, error: type[Exception]) -> float | None:
+    """A socket operation's timeout: httpx's, cut to what is left of the call's deadline."""
+    deadline = _deadline.get()
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise error("the call's deadline has passed")
+    return left if timeout is None else min(timeout, left)
+
+
+def _vetted_addresses(host: str, port: int) -> list[str]:
+    """The host's addresses, refused if any one of them is link-local, metadata and so on."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        raise CallbackError(f"cannot resolve host {host}") from None
+    addresses = list(dict.fromkeys(info[4][0] for info in infos))
+    for address in addresses:
+        problem = _address_problem(ipaddress.ip_address(address))
+        if problem:
+            raise CallbackError(f"host {host} resolves to a refused address: {problem}")
+    return addresses
+
+
+class _GuardedBackend(httpcore.NetworkBackend):
+    """Resolves once, refuses bad addresses, connects to a vetted one (no DNS rebinding)."""
+
+    def __init__(self):
+        self._inner = httpcore.SyncBackend()
+
+    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        error = None
+        for address in _vetted_addresses(host, port):
+            budget = _budget(timeout, httpcore.ConnectTimeout)
+            try:
+                stream = self._inner.connect_tcp(
+                    address, port, budget, local_address, socket_options
+                )
+                return _DeadlineStream(stream)
+            except httpcore.ConnectError as exc:
+                error = exc  # try the host's next address, as socket.create_connection does
+        raise error
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A socket stream whose every read and write ends by the call's deadline."""
+
+    def __init__(self, stream: httpcore.NetworkStream):
+        self._stream = stream
+
+    def read(self, max_bytes, timeout=None):
+        return self._stream.read(max_bytes, _budget(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer, timeout=None):
+        self._stream.write(buffer, _budget(timeout, httpcore.WriteTimeout))
+
+    def close(self):
+        self._stream.close()
+
+    def start_tls(self, ssl_context, server_hostname=None, timeout=None):
+        budget = _budget(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(self._stream.start_tls(ssl_context, server_hostname, budget))
+
+    def get_extra_info(self, info):
+        return self._stream.get_extra_info(info)
