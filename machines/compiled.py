@@ -33,6 +33,10 @@ class CompiledTransition:
     def allows(self, role: int | None) -> bool:
         return self.roles is None or role in self.roles
 
+    def __str__(self) -> str:  # names the branch in a CaseError's details
+        label = f"{self.source} -> {self.target}"
+        return f"{label} (transition {self.id})" if self.id is not None else label
+
 
 @dataclass(frozen=True)
 class CompiledState:
@@ -131,11 +135,12 @@ def _expression(source: str | None) -> Expression | None:
 
 def compiled_machine(machine: Machine) -> CompiledMachine:
     """The compiled form of a stored Machine, from the per-process cache when it is there."""
-    return _compiled(machine.pk, machine.revision)
+    # created_at joins the key because a restored or flushed database can hand an id out again.
+    return _compiled(machine.pk, machine.revision, machine.created_at)
 
 
 @lru_cache(maxsize=512)
-def _compiled(machine_id: int, revision: int) -> CompiledMachine:
+def _compiled(machine_id: int, revision: int, created_at) -> CompiledMachine:
     machine = Machine.objects.select_related("flow").get(pk=machine_id)
     return compile_definition(
         machine_definition(machine=machine),

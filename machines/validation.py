@@ -19,13 +19,10 @@ Functions designer would expect:
 - FIELD_IGNORED (warning): a field the engine never reads where it stands: case fields on a
   transition from a normal state, and a guard, show condition or role on a choice branch
   (routing reads only case conditions). Usually a designer meant the other kind of field.
-- Callback allow-list (``allowed_hosts``, CALLBACK_ALLOWED_HOSTS in settings): an entry is a
-  hostname (``biz.example``: any port), a hostname with a port (``biz.example:8443``; a URL
-  without a port has port 80 for http and 443 for https), an IPv6 address in brackets
-  (``[::1]:8000``), a leading dot (``.example.com``: example.com and every subdomain, like
-  Django's ALLOWED_HOSTS), or ``*`` (any host). Matching ignores case and a trailing dot.
-  An empty allow-list allows nothing: an action is an outgoing call, so it is denied by
-  default. The runtime checks callbacks with the same ``action_host_allowed``.
+- Action URLs are checked with the HTTP wrapper's own policy (runtime/callback_urls.py):
+  ACTION_URL_INVALID for a malformed URL or an address never called (link-local, cloud
+  metadata, unspecified, multicast), ACTION_HOST_NOT_ALLOWED for a host off
+  CALLBACK_ALLOWED_HOSTS. An empty allow-list allows nothing.
 """
 
 import re
@@ -33,10 +30,10 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterable
 from copy import deepcopy
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 from machines.definition import CHOICE, NORMAL, Definition, StateDef, TransitionDef
 from rules import ExpressionSyntaxError, compile_expression
+from runtime.callback_urls import url_problem
 
 ERROR = "error"
 WARNING = "warning"
@@ -47,7 +44,6 @@ _EXPRESSION_FIELDS = (
     ("case_condition", "caseCondition"),
     ("show_condition", "showCondition"),
 )
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 @dataclass(frozen=True)
@@ -87,7 +83,6 @@ class Report:
 
 def validate(definition: Definition, *, allowed_hosts: Collection[str] = ()) -> Report:
     """Check a definition against every rule and report all problems at once."""
-    allowed_hosts = _host_entries(allowed_hosts)
     checks: list[Callable[[Definition], list[Problem]]] = [
         _check_state_values,
         _check_initial,
@@ -109,53 +104,6 @@ def validate(definition: Definition, *, allowed_hosts: Collection[str] = ()) -> 
         errors=tuple(p for p in problems if p.level == ERROR),
         warnings=tuple(p for p in problems if p.level == WARNING),
     )
-
-
-def action_host_allowed(url: str, allowed_hosts: Iterable[str]) -> bool:
-    """Whether the host (and port) of ``url`` is on the callback allow-list."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port or _DEFAULT_PORTS.get(parts.scheme.lower())
-    except ValueError:
-        return False
-    host = (parts.hostname or "").rstrip(".")
-    if not host:
-        return False
-    for entry in _host_entries(allowed_hosts):
-        if entry.strip() == "*":
-            return True
-        pattern, entry_port = _split_host_entry(entry)
-        if not pattern or (entry_port is not None and entry_port != port):
-            continue
-        if pattern.startswith("."):
-            if host == pattern[1:] or host.endswith(pattern):
-                return True
-        elif host == pattern:
-            return True
-    return False
-
-
-def _host_entries(allowed_hosts: Iterable[str] | str) -> tuple[str, ...]:
-    """The allow-list as a tuple; a plain string is read as comma-separated entries."""
-    if isinstance(allowed_hosts, str):
-        allowed_hosts = allowed_hosts.split(",")
-    return tuple(entry for entry in allowed_hosts if entry and entry.strip())
-
-
-def _split_host_entry(entry: str) -> tuple[str, int | None]:
-    """``host``, ``host:port``, ``[v6]:port`` or bare ``v6`` into (host, port or None)."""
-    entry = entry.strip().lower()
-    port = ""
-    if entry.startswith("["):
-        host, _, rest = entry[1:].partition("]")
-        port = rest[1:] if rest.startswith(":") else ""
-    elif entry.count(":") == 1:
-        host, port = entry.split(":")
-    else:
-        host = entry
-    if port and not port.isdigit():
-        return "", None  # a malformed entry matches nothing
-    return host.rstrip("."), int(port) if port else None
 
 
 # Helpers -----------------------------------------------------------------------------------
@@ -480,32 +428,15 @@ def _check_actions(definition: Definition, allowed_hosts: Collection[str]) -> li
     for i, t in enumerate(definition.transitions):
         if _blank(t.action):
             continue
-        reason = _url_problem(t.action)
+        reason = url_problem(t.action, ["*"])  # refused whatever the allow-list says
+        code = "ACTION_URL_INVALID"
+        if reason is None:
+            reason = url_problem(t.action, allowed_hosts)
+            code = "ACTION_HOST_NOT_ALLOWED"
         if reason:
-            message = f"has action URL {t.action!r}, which {reason}."
-            problems.append(_on_transition("ACTION_URL_INVALID", i, t, "transitionAction", message))
-        elif not action_host_allowed(t.action, allowed_hosts):
-            host = urlsplit(t.action).netloc
-            message = f"calls host {host!r}, which is not on the callback allow-list."
-            problems.append(
-                _on_transition("ACTION_HOST_NOT_ALLOWED", i, t, "transitionAction", message)
-            )
+            message = f"has action URL {t.action!r}, refused: {reason}."
+            problems.append(_on_transition(code, i, t, "transitionAction", message))
     return problems
-
-
-def _url_problem(url: str) -> str | None:
-    if any(char.isspace() or ord(char) < 32 for char in url):
-        return "contains spaces or control characters"
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError on a bad port
-    except ValueError as exc:
-        return f"is malformed ({exc})"
-    if parts.scheme.lower() not in _DEFAULT_PORTS:
-        return "is not an absolute http:// or https:// URL"
-    if not parts.hostname:
-        return "has no host"
-    return None
 
 
 def _check_timers(definition: Definition) -> list[Problem]:

@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 from clients.permissions import IsDesigner, is_designer
 from config.exceptions import ValidationError
 from machines.compiled import compiled_machine
-from machines.selectors import flow_get
+from machines.selectors import flow_get, machine_get
 from runtime import engine, selectors, services
 from runtime.exceptions import RoleForbidden
 from runtime.simulation import outcome
@@ -103,9 +103,7 @@ class InstanceEventFireApi(APIView):
         # Named async_ because async is a keyword; the JSON key is "async".
         def to_internal_value(self, data):
             value = super().to_internal_value(data)
-            value["async"] = serializers.BooleanField().to_internal_value(
-                data.get("async", False)
-            )
+            value["async"] = serializers.BooleanField().to_internal_value(data.get("async", False))
             return value
 
     @extend_schema(request=InputSerializer, responses={200: OUTCOME})
@@ -155,9 +153,7 @@ class InstanceEventsAvailableApi(APIView):
         if explain:
             return Response(verdicts)
         shown = [v for v in verdicts if v["verdict"] in ("available", "blocked")]
-        return Response(
-            [{k: v[k] for k in ("event", "eventDesc", "targetState")} for v in shown]
-        )
+        return Response([{k: v[k] for k in ("event", "eventDesc", "targetState")} for v in shown])
 
 
 class InstanceHistoryApi(APIView):
@@ -221,6 +217,44 @@ class FlowFireApi(APIView):
         return Response(outcome(decision))
 
 
+class MachineSimulateApi(APIView):
+    """Design API: run steps on any version; each step's outcome or error, nothing stored."""
+
+    permission_classes = [IsDesigner]
+
+    class StepSerializer(serializers.Serializer):
+        event = serializers.CharField(max_length=100)
+        role = serializers.IntegerField(required=False, allow_null=True, default=None)
+        context = ContextField()
+
+    class InputSerializer(serializers.Serializer):
+        state = serializers.CharField(max_length=100, required=False, default=None)
+        steps = serializers.ListField(child=serializers.DictField(), max_length=200)
+
+        def validate_steps(self, steps):
+            serializer = MachineSimulateApi.StepSerializer(data=steps, many=True)
+            serializer.is_valid(raise_exception=True)
+            return serializer.validated_data
+
+    @extend_schema(
+        request=InputSerializer,
+        responses=inline_serializer(
+            "Simulation",
+            {
+                "steps": serializers.ListField(child=serializers.DictField()),
+                "state": serializers.CharField(),
+                "context": serializers.DictField(),
+            },
+        ),
+    )
+    def post(self, request, sm_id):
+        data = _valid(self.InputSerializer, request.data)
+        machine = machine_get(sm_id=sm_id)
+        return Response(
+            services.machine_simulate(machine=machine, state=data["state"], steps=data["steps"])
+        )
+
+
 class InstanceMigrateApi(APIView):
     permission_classes = [IsDesigner]
 
@@ -248,5 +282,6 @@ def _query_int(request, name: str) -> int | None:
         return int(raw)
     except ValueError:
         raise ValidationError(
-            f"{name} must be an integer.", {"problems": [{"path": name, "message": "Not an integer."}]}
+            f"{name} must be an integer.",
+            {"problems": [{"path": name, "message": "Not an integer."}]},
         ) from None

@@ -6,9 +6,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from rules import CaseError, ExpressionError, Scope, select_case
-
 from machines.compiled import CompiledMachine, CompiledTransition
+from rules import CaseError, ExpressionError, Scope, select_case
 from runtime.exceptions import (
     GuardRejected,
     NoDefaultBranch,
@@ -103,10 +102,7 @@ def _route(machine: CompiledMachine, choice: str, scope: Scope) -> Hop:
     try:
         branch = select_case(branches, scope)
     except CaseError as exc:
-        transition = exc.details.pop("branch", None)
-        exc.details.update(
-            state=choice, field="caseCondition", transitionId=getattr(transition, "id", None)
-        )
+        exc.details.update(state=choice, field="caseCondition", branch=str(exc.details["branch"]))
         raise
     if branch is None:
         raise NoDefaultBranch(

@@ -27,7 +27,7 @@ from runtime.exceptions import (
 )
 from runtime.http import CallbackError, post_json
 from runtime.models import EventRecord, HistoryEntry, Instance
-from runtime.simulation import outcome
+from runtime.simulation import outcome, simulate
 
 logger = logging.getLogger(__name__)
 LOCK_TIMEOUT = "3s"  # a request waiting longer for an instance gets 409 INSTANCE_BUSY
@@ -52,7 +52,10 @@ def instance_create(
                 context=context or {},
             )
             HistoryEntry.objects.create(
-                instance=instance, from_state=None, to_state=compiled.initial, at=instance.created_at
+                instance=instance,
+                from_state=None,
+                to_state=compiled.initial,
+                at=instance.created_at,
             )
     except IntegrityError:
         raise DuplicateBusinessKey(
@@ -260,3 +263,28 @@ def instance_migrate(*, instance_id: int, sm_id: int) -> Instance:
     instance.machine = machine
     instance.save(update_fields=["machine", "updated_at"])
     return instance
+
+
+# Problems a draft can be simulated with; any other error makes the machine unrunnable.
+SIMULATION_TOLERATES = {
+    "CASE_DEFAULT_MISSING",
+    "CASE_DEFAULT_MULTIPLE",
+    "CASE_DEFAULT_CONDITION",
+    "CASE_ORDER_DUPLICATE",
+    "CASE_ORDER_MISSING",
+    "CASE_CONDITION_MISSING",
+    "CHOICE_CYCLE",
+    "STATE_UNREACHABLE",
+    "ACTION_URL_INVALID",
+    "ACTION_HOST_NOT_ALLOWED",
+    "TIMER_INVALID",
+}
+
+
+def machine_simulate(*, machine: Machine, state: str | None, steps: list[dict]) -> dict:
+    """Simulate steps on any version, a draft with routing mistakes included; stores nothing."""
+    if machine.status == Machine.Status.TESTING:
+        report = machine_validate(machine=machine)
+        if any(p.code not in SIMULATION_TOLERATES for p in report.errors):
+            raise MachineInvalid(report, "The machine cannot be simulated until these are fixed.")
+    return simulate(compiled_machine(machine), state=state, steps=steps)

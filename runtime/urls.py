@@ -27,4 +27,5 @@ urlpatterns = [
     ),
     path("events/<int:event_id>/", apis.EventDetailApi.as_view(), name="event"),
     path("flows/<slug:code>/fire", apis.FlowFireApi.as_view(), name="flow-fire"),
+    path("machines/<int:sm_id>/simulate", apis.MachineSimulateApi.as_view(), name="simulate"),
 ]

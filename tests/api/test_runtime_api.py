@@ -87,7 +87,10 @@ def test_s3_moves_to_s4_only_on_the_third_e4(business, examples):
     assert _state_after(business, instance["id"], "E4") == "S4"
     history = business.get(f"/api/v1/instances/{instance['id']}/history/").json()
     assert history[-1]["toState"] == "S4" and history[-2] == {
-        **history[-2], "fromState": "S3", "toState": "C2", "event": "E4"
+        **history[-2],
+        "fromState": "S3",
+        "toState": "C2",
+        "event": "E4",
     }
 
 
