@@ -22,7 +22,9 @@ class Branch:
 
 def select_case(branches: Sequence[Branch], scope: Scope) -> Branch | None:
     """The first non-default branch by ascending order whose condition is true, else the
-    default branch, else None. A condition that raises is a CaseError, never a silent false.
+    default branch, else None. A condition that raises is a CaseError, never a silent false:
+    its `details["branch"]` and `.branch.key` are the branch's key as given (JSON-serialisable
+    when the key is).
 
     Branches without an order come after the ordered ones; equal orders keep the given order.
     A non-default branch without a condition is never taken.
@@ -34,9 +36,9 @@ def select_case(branches: Sequence[Branch], scope: Scope) -> Branch | None:
         try:
             taken = branch.condition.evaluate(scope)
         except ExpressionError as exc:
-            details = {**exc.details, "branch": _json_key(branch.key)}
-            message = f"the condition of branch {branch.key!r} failed: {exc.message}"
-            raise CaseError(message, details) from exc
+            details = {**exc.details, "branch": branch.key}
+            message = f"the condition of branch {_name(branch.key)} failed: {exc.message}"
+            raise CaseError(message, details, branch=branch) from exc
         if taken:
             return branch
     return next((branch for branch in ordered if branch.is_default), None)
@@ -46,5 +48,6 @@ def _order(branch: Branch) -> tuple[bool, int]:
     return (branch.order is None, branch.order or 0)
 
 
-def _json_key(key: Hashable) -> object:
-    return key if isinstance(key, str | int | float | bool | type(None)) else str(key)
+def _name(key: Hashable) -> str:
+    """A short name for the message: the key's `id` when it has one (a transition), or the key."""
+    return repr(getattr(key, "id", key))

@@ -96,7 +96,7 @@ class Checker:
         raise ExpressionSyntaxError(f"{message} at column {column}", details)
 
     def check(self, node: ast.AST, bound: frozenset[str], depth: int) -> None:
-        if depth > MAX_DEPTH:
+        if depth > MAX_DEPTH and hasattr(node, "lineno"):
             message = f"the expression is nested more than {MAX_DEPTH} levels deep"
             self.refuse(message, _at(node), construct="nesting")
         kind = type(node)
@@ -212,6 +212,33 @@ def _at(node: ast.AST) -> tuple[int, int]:
 def _attr_at(node: ast.Attribute) -> tuple[int, int]:
     """The position of the attribute's name (after the dot), not of the whole expression."""
     return node.end_lineno or node.lineno, (node.end_col_offset or 0) - len(node.attr.encode())
+
+
+def context_paths(tree: ast.AST) -> tuple[str, ...]:
+    """The dotted context paths an expression reads, longest only: `ctx.order.subOrders`."""
+    methods = {id(node.func) for node in ast.walk(tree) if type(node) is ast.Call}
+    paths = set()
+    for node in ast.walk(tree):
+        if type(node) in (ast.Attribute, ast.Subscript) and id(node) not in methods:
+            path = _dotted(node)
+            if path is not None and path.startswith("ctx."):
+                paths.add(path)
+    return tuple(sorted(p for p in paths if not any(q.startswith(p + ".") for q in paths)))
+
+
+def _dotted(node: ast.AST) -> str | None:
+    if type(node) is ast.Name:
+        return node.id
+    if type(node) is ast.Attribute:
+        key = node.attr
+    elif type(node) is ast.Subscript and type(node.slice) is ast.Constant:
+        key = node.slice.value
+        if not isinstance(key, str) or "." in key:
+            return None
+    else:
+        return None
+    parent = _dotted(node.value)
+    return None if parent is None else f"{parent}.{key}"
 
 
 def position_of(node: ast.AST, source: str) -> tuple[int, int]:

@@ -10,7 +10,7 @@ import unicodedata
 from functools import lru_cache
 from typing import Any, NoReturn
 
-from rules.checker import Checker, _at
+from rules.checker import Checker, _at, context_paths
 from rules.errors import ExpressionSyntaxError, source_position
 from rules.limits import MAX_SOURCE_LENGTH
 from rules.sandbox import evaluate
@@ -31,13 +31,15 @@ _STATEMENTS = {
 class Expression:
     """A compiled expression: immutable, shareable between threads, evaluated without parsing."""
 
-    __slots__ = ("source", "names", "_tree")
+    __slots__ = ("source", "names", "paths", "_tree")
     source: str
-    names: frozenset[str]
+    names: frozenset[str]  # the known names and functions it uses, e.g. {"ctx", "event_count"}
+    paths: tuple[str, ...]  # the context paths it reads, e.g. ("ctx.amount", "ctx.order.lines")
 
     def __init__(self, source: str, names: frozenset[str], tree: ast.expr):
         object.__setattr__(self, "source", source)
         object.__setattr__(self, "names", names)
+        object.__setattr__(self, "paths", context_paths(tree))
         object.__setattr__(self, "_tree", tree)
 
     def __setattr__(self, name: str, value: Any) -> NoReturn:

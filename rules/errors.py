@@ -35,7 +35,11 @@ class ExpressionError(RuleError):
 
 
 class CaseError(ExpressionError):
-    """A case condition raised while choosing a branch; `details["branch"]` names the branch."""
+    """A case condition raised while choosing a branch; `details["branch"]` is its key."""
+
+    def __init__(self, message: str, details: dict[str, Any] | None = None, branch: Any = None):
+        super().__init__(message, details)
+        self.branch = branch
 
 
 class EvaluationFailure(Exception):

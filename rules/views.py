@@ -156,13 +156,24 @@ def unwrap(value: Any) -> Any:
     return value._data if isinstance(value, _View) else value
 
 
-def to_plain(value: Any) -> Any:
-    """The result of an evaluation as plain Python data, sharing nothing with the caller's data."""
+def to_plain(value: Any, memo: dict[int, Any] | None = None) -> Any:
+    """The result of an evaluation as plain Python data, sharing nothing with the caller's data.
+
+    Shared parts are converted once (`[x] * 100000` is one x, not 100,000 copies of it).
+    """
+    if type(value) in _SCALARS:
+        return value
+    memo = {} if memo is None else memo
+    if id(value) in memo:
+        return memo[id(value)]
     if isinstance(value, _View):
-        return copy.deepcopy(value._data)
-    if isinstance(value, list | tuple | types.GeneratorType):
-        items = [to_plain(item) for item in value]
-        return tuple(items) if isinstance(value, tuple) else items
-    if isinstance(value, dict):
-        return {key: to_plain(item) for key, item in value.items()}
-    return value
+        result: Any = copy.deepcopy(value._data)
+    elif isinstance(value, list | tuple | types.GeneratorType):
+        items = [to_plain(item, memo) for item in value]
+        result = tuple(items) if isinstance(value, tuple) else items
+    elif isinstance(value, dict):
+        result = {key: to_plain(item, memo) for key, item in value.items()}
+    else:
+        result = value
+    memo[id(value)] = result
+    return result
