@@ -319,6 +319,8 @@ def _describe(exc: Exception) -> str:
         return "the expression nests too deeply to evaluate"
     if isinstance(exc, MemoryError):
         return "the expression needs too much memory"
+    if isinstance(exc, OverflowError):
+        return "the number is too large"
     if isinstance(exc, KeyError) and exc.args:
         return f"key {exc.args[0]!r} is missing"
     text = str(exc).replace("ReadOnlyDict", "dict").replace("ReadOnlyList", "list")

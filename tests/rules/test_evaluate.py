@@ -64,7 +64,7 @@ from tests.rules.support import FIXED_NOW, failure, order_context, run, scope
         ("[a + b for (a, (b, c)) in [(1, (2, 3))]]", [3]),
         ("all(s.status == 'DONE' for s in ctx.order.subOrders)", False),
         ("any(s.status == 'OPEN' for s in ctx.order.subOrders)", True),
-        ("list_ok if False else [x for x in (y * 2 for y in [1, 2])]", [2, 4]),
+        ("[x for x in (y * 2 for y in [1, 2])]", [2, 4]),
         # methods
         ("ctx.note.strip().lower().replace(' ', '-')", "rush-order"),
         ("ctx.customer.name.split(' ')", ["Ada", "Lovelace"]),
@@ -81,8 +81,6 @@ from tests.rules.support import FIXED_NOW, failure, order_context, run, scope
     ],
 )
 def test_it_evaluates_every_allowed_construct(source, expected):
-    if source.startswith("list_ok"):
-        source = source.replace("list_ok if False else ", "")
     assert run(source) == expected
 
 
@@ -207,7 +205,7 @@ def test_it_lets_an_expression_guard_a_missing_key():
         ("[a for a, b in [(1, 2, 3)]]", "value_error", 1, "cannot unpack"),
         ("event_count(1)", "type_error", 1, "event name"),
         ("sum([[1]], [])", "type_error", 1, "start must be a number"),
-        ("2.0 ** 10000", "overflow", 5, "range"),
+        ("2.0 ** 10000", "overflow", 5, "too large"),
     ],
 )
 def test_it_explains_an_evaluation_error_with_its_reason_and_column(source, reason, column, words):
