@@ -172,7 +172,9 @@ def to_plain(value: Any, memo: dict[int, Any] | None = None) -> Any:
         items = [to_plain(item, memo) for item in value]
         result = tuple(items) if isinstance(value, tuple) else items
     elif isinstance(value, dict):
-        result = {key: to_plain(item, memo) for key, item in value.items()}
+        result = {to_plain(key, memo): to_plain(item, memo) for key, item in value.items()}
+    elif isinstance(value, set | frozenset):
+        result = type(value)(to_plain(item, memo) for item in value)
     else:
         result = value
     memo[id(value)] = result

@@ -77,6 +77,8 @@ CORPUS = [
     P("[g.gi_frame for g in [(y for y in 'a')]]", id="gi-frame-in-comprehension"),
     P("[g.anything for g in [(y for y in 'a')]]", id="generator-attribute"),
     P("now().tzinfo", id="tzinfo-object"),
+    P("{(x for x in ctx.items)}", id="generator-escaping-in-a-set"),
+    P("{(x for x in ctx.items): 1}", id="generator-escaping-as-a-key"),
     # Huge powers and products of powers
     P("4000000 ** 4000000", id="power-4e6"),
     P("9 ** 9 ** 9 ** 9", id="power-tower"),
