@@ -23,3 +23,14 @@ class ApiClient(models.Model):
     @property
     def role_codes(self) -> frozenset[int]:
         return frozenset(int(code) for code in self.roles.split(",") if code)
+
+
+class ThrottleCounter(models.Model):
+    """Requests of one client in one time window; shared by every process through the database."""
+
+    key = models.CharField(max_length=100, primary_key=True)
+    count = models.PositiveIntegerField(default=0)
+    window_end = models.FloatField(db_index=True)  # unix time; past windows are swept
+
+    def __str__(self):
+        return f"{self.key}: {self.count}"

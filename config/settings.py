@@ -16,6 +16,16 @@ env.read_env(BASE_DIR / ".env")  # optional; real environment variables win
 
 DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env("SECRET_KEY", default="insecure-dev-only-change-me")
+# Behind HTTPS in production: secure cookies, HSTS and a redirect from http. Off for make run.
+HTTPS = env.bool("HTTPS", default=False)
+if HTTPS:
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+    if env.bool("USE_X_FORWARDED_PROTO", default=False):
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -83,6 +93,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# How long an event waits for another event on the same instance before 409 INSTANCE_BUSY.
+EVENT_LOCK_TIMEOUT_MS = env.int("EVENT_LOCK_TIMEOUT_MS", default=3000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_BODY_BYTES", default=1024 * 1024)  # larger: 400
 
 AUTH_PASSWORD_VALIDATORS = []
@@ -101,21 +113,26 @@ LOGIN_URL = "/admin/login/"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "clients.authentication.ClientTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "config.schema.AutoSchema",
     "EXCEPTION_HANDLER": "config.exceptions.api_exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["clients.throttles.ClientRateThrottle"],
     "UNAUTHENTICATED_USER": None,
     # ?format= belongs to the diagram API (mermaid, dot, plantuml), not to content negotiation.
     "URL_FORMAT_OVERRIDE": None,
 }
+# Requests a client may make per window ("600/second", "20000/minute"; "0" turns it off).
+API_THROTTLE_RATE = env("API_THROTTLE_RATE", default="600/second")
 SPECTACULAR_SETTINGS = {
     "TITLE": "Statecenter API",
     "DESCRIPTION": "Design state machines, publish them, run instances and fire events.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # stateType (1 normal, 2 choice) and caseDefault (1 yes, 2 no) share the values 1 and 2.
+    "ENUM_NAME_OVERRIDES": {"SeedCodeEnum": [(1, 1), (2, 2)]},
 }
 
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")

@@ -9,6 +9,7 @@ import hashlib
 import json
 import logging
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
@@ -30,7 +31,6 @@ from runtime.models import EventRecord, HistoryEntry, Instance
 from runtime.simulation import outcome, simulate
 
 logger = logging.getLogger(__name__)
-LOCK_TIMEOUT = "3s"  # a request waiting longer for an instance gets 409 INSTANCE_BUSY
 
 
 def instance_create(
@@ -135,7 +135,8 @@ def instance_event_fire(
 def _lock_instance(instance_id: int) -> Instance:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+            # Waiting longer than this for another event's lock answers 409 INSTANCE_BUSY.
+            cursor.execute("SET LOCAL lock_timeout = %s", [f"{settings.EVENT_LOCK_TIMEOUT_MS}ms"])
     instance = (
         Instance.objects.select_for_update(of=("self",))
         .select_related("flow", "machine")
