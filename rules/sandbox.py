@@ -57,7 +57,10 @@ class Sandbox(SimpleEval):
         self.deadline = perf_counter() + TIME_BUDGET
 
     def __del__(self) -> None:
-        pass
+        pass  # SimpleEval's __del__ clears its per-instance tables, which we never build
+
+    def eval(self, expr: str, previously_parsed: Any = None) -> Any:
+        raise TypeError("a Sandbox only runs checked trees: use rules.compile_expression")
 
     def run(self, tree: ast.expr) -> Any:
         return self._eval(tree)

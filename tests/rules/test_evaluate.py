@@ -1,11 +1,13 @@
 """Evaluating: every allowed construct, the names of DESIGN.md 4, and clear evaluation errors."""
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from rules import EMPTY_SCOPE, ExpressionError, RuleError, Scope, compile_expression
+from rules.sandbox import Sandbox
 from tests.rules.support import FIXED_NOW, failure, order_context, run, scope
 
 
@@ -228,3 +230,21 @@ def test_it_raises_only_expression_errors_whatever_the_context_holds():
     with pytest.raises(ExpressionError):
         run("ctx.obj + 1", weird)
     assert run("ctx.n != ctx.n and ctx.deep.a.b.c == 1", weird) is True
+
+
+def test_it_shares_one_compiled_expression_between_threads():
+    expression = compile_expression("sum(i.qty for i in ctx.items if i.qty > ctx.floor)")
+
+    def total(n: int) -> int:
+        context = {"floor": n % 3, "items": [{"qty": q} for q in range(n % 50)]}
+        return expression.evaluate(Scope(ctx=context))
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(total, range(400)))
+
+    assert results == [sum(q for q in range(n % 50) if q > n % 3) for n in range(400)]
+
+
+def test_it_never_evaluates_unchecked_text():
+    with pytest.raises(TypeError):
+        Sandbox(Scope(), "1").eval("().__class__")
