@@ -9,4 +9,5 @@ MAX_ITERATIONS = 10_000  # comprehension iterations during one evaluation, nesti
 MAX_FORMAT_WIDTH = 100  # width or precision of a '%' conversion
 MAX_ROUND_DIGITS = 100  # |ndigits| of round()
 MAX_NUMBER_TEXT = 1000  # characters of a string given to int() or float()
-TIME_BUDGET = 0.05  # seconds of wall clock per evaluation
+TIME_BUDGET = 0.04  # seconds of processor time of the evaluating thread, per evaluation
+WALL_CLOCK_BUDGET = 0.5  # seconds of wall clock per evaluation, however busy the process is

@@ -1,7 +1,9 @@
 """The security corpus: hostile expressions, each refused or contained quickly, in bounded memory.
 
 "Contained" means an ExpressionSyntaxError at compile time or an ExpressionError at evaluation,
-within 100 ms and with a bounded peak of memory, and the process unharmed afterwards.
+within 100 ms and with a bounded peak of memory, and the process unharmed afterwards. The 100 ms
+are processor time of the evaluating thread (the same as wall time on an idle machine); a
+machine busy with other work only stretches the wall time, up to the 500 ms backstop.
 """
 
 import sys
@@ -13,7 +15,8 @@ import pytest
 from rules import RuleError, Scope, check_expression, compile_expression
 from tests.rules.support import order_context
 
-DEADLINE = 0.1  # seconds, compile and evaluate together
+DEADLINE = 0.1  # seconds of processor time, compile and evaluate together
+WALL_DEADLINE = 0.5  # seconds of wall clock, however busy the machine
 MEMORY = 32 * 1024 * 1024  # bytes of peak allocation while one hostile expression runs
 
 P = pytest.param
@@ -169,13 +172,14 @@ def contained(source: str, scope: Scope) -> RuleError | None:
 def test_it_refuses_or_contains_each_hostile_expression_quickly(source):
     scope = Scope(ctx=order_context(), instance={"id": 1, "businessKey": "K"})
 
-    started = time.perf_counter()
+    started, started_cpu = time.perf_counter(), time.thread_time()
     error = contained(source, scope)
-    elapsed = time.perf_counter() - started
+    elapsed, elapsed_cpu = time.perf_counter() - started, time.thread_time() - started_cpu
 
     assert error is not None, "the hostile expression was evaluated"
     assert error.code == "EXPRESSION_ERROR"
-    assert elapsed < DEADLINE, f"took {elapsed * 1000:.0f} ms"
+    assert elapsed_cpu < DEADLINE, f"took {elapsed_cpu * 1000:.0f} ms of processor time"
+    assert elapsed < WALL_DEADLINE, f"took {elapsed * 1000:.0f} ms"
 
 
 @pytest.mark.parametrize("source", CORPUS)
