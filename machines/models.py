@@ -42,6 +42,8 @@ class Machine(models.Model):
 
     class Meta:
         ordering = ["flow__code", "version"]
+        # Designers edit testing machines (add/change); publishing moves them on (admin).
+        permissions = [("publish_machine", "Can publish machines and put them online")]
         constraints = [
             models.UniqueConstraint(fields=["flow", "version"], name="machine_version_unique"),
             models.UniqueConstraint(
