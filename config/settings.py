@@ -55,6 +55,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",  # the admin follows the browser or the switch
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -81,6 +82,8 @@ TEMPLATES = [
     },
 ]
 
+# How long an event waits for another event on the same instance before 409 INSTANCE_BUSY.
+EVENT_LOCK_TIMEOUT_MS = env.int("EVENT_LOCK_TIMEOUT_MS", default=3000)
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'statecenter.sqlite3'}")
 }
@@ -92,13 +95,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+    # Set once per connection rather than per event: waiting longer for a row lock fails.
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
+        f"-c lock_timeout={EVENT_LOCK_TIMEOUT_MS}"
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-# How long an event waits for another event on the same instance before 409 INSTANCE_BUSY.
-EVENT_LOCK_TIMEOUT_MS = env.int("EVENT_LOCK_TIMEOUT_MS", default=3000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_BODY_BYTES", default=1024 * 1024)  # larger: 400
 
 AUTH_PASSWORD_VALIDATORS = []
-LANGUAGE_CODE = "en-us"
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
+LOCALE_PATHS = [BASE_DIR / "locale"]  # compiled .mo files are committed: no gettext needed
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -144,11 +151,35 @@ if CELERY_BROKER_URL == "filesystem://":
         "processed_folder": str(VAR_DIR / "queue-processed"),
         "store_processed": False,
     }
+# Workers: JSON only; a task is acknowledged after it ran, and a killed worker's task goes
+# back to the queue. What matters survives without them: the work lives in the database.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_SERIALIZER = "json"
+CELERY_TASK_SERIALIZER = CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("TASK_SOFT_TIME_LIMIT", default=50)
+CELERY_TASK_TIME_LIMIT = env.int("TASK_TIME_LIMIT", default=60)
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Publishing never blocks a request for long: if the broker is down, the sweeper re-enqueues.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    **globals().get("CELERY_BROKER_TRANSPORT_OPTIONS", {}),
+    "visibility_timeout": env.int("BROKER_VISIBILITY_TIMEOUT", default=300),
+}
+CELERY_BEAT_SCHEDULE = {
+    "sweep": {"task": "runtime.sweep", "schedule": env.float("SWEEP_SECONDS", default=2.0)},
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+
+# Async events and deliveries: attempts, backoff (exponential with jitter) and the lease a
+# worker holds on the item it is working on.
+ASYNC_MAX_ATTEMPTS = env.int("ASYNC_MAX_ATTEMPTS", default=5)
+ASYNC_RETRY_BASE_SECONDS = env.float("ASYNC_RETRY_BASE_SECONDS", default=2.0)
+ASYNC_RETRY_MAX_SECONDS = env.float("ASYNC_RETRY_MAX_SECONDS", default=300.0)
+ASYNC_LEASE_SECONDS = env.int("ASYNC_LEASE_SECONDS", default=90)
 
 LOGGING = {
     "version": 1,

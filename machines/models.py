@@ -14,6 +14,8 @@ class Flow(models.Model):
     code = models.SlugField(max_length=100, unique=True)
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True, default="")
+    # Kept by the subscription services: lets an event skip the subscriber query entirely.
+    has_subscribers = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -6,6 +6,7 @@ the HTTP client. A call problem of any kind is a `CallbackError` with a short, r
 
 import base64
 import contextvars
+import email.utils
 import hashlib
 import hmac
 import ipaddress
@@ -36,11 +37,19 @@ _deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar(
 class CallbackError(Exception):
     """A callback that could not be made or did not answer 2xx in time."""
 
-    def __init__(self, reason: str, *, url: str = "", status: int | None = None):
+    def __init__(
+        self,
+        reason: str,
+        *,
+        url: str = "",
+        status: int | None = None,
+        retry_after: float | None = None,
+    ):
         super().__init__(reason)
         self.reason = reason
         self.url = url
         self.status = status
+        self.retry_after = retry_after  # seconds the receiver asked us to wait, if it did
 
     def as_dict(self) -> dict:
         """The error as the API shows it."""
@@ -139,7 +148,8 @@ def _send(url: str, body: bytes, headers: dict[str, str], timeout: float) -> int
         if 300 <= status < 400:
             raise CallbackError(f"redirects are not followed (HTTP {status})", status=status)
         if not 200 <= status < 300:
-            raise CallbackError(f"HTTP {status}", status=status)
+            retry_after = _retry_after(response.headers.get("retry-after"))
+            raise CallbackError(f"HTTP {status}", status=status, retry_after=retry_after)
         # The body counts against the deadline too: a receiver that trickles it is cut off.
         received = 0
         for chunk in response.iter_raw():
@@ -147,6 +157,19 @@ def _send(url: str, body: bytes, headers: dict[str, str], timeout: float) -> int
             if received > MAX_ANSWER_BYTES:
                 break
     return status
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Retry-After in seconds (delta-seconds or an HTTP date), or None."""
+    if not value:
+        return None
+    if value.strip().isdigit():
+        return float(value.strip())
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
 
 
 def _logged(error: CallbackError) -> CallbackError:

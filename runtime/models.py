@@ -49,6 +49,13 @@ class EventRecord(models.Model):
     error = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Async events only: what was asked, and the retry bookkeeping kept in the database.
+    is_async = models.BooleanField(default=False)
+    expected_state = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001
+    entry_revision = models.PositiveIntegerField(null=True, blank=True)  # timers: the entry
+    callback_url = models.CharField(max_length=2000, null=True, blank=True)  # noqa: DJ001
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)  # due, or lease of a worker
 
     class Meta:
         constraints = [
@@ -56,6 +63,18 @@ class EventRecord(models.Model):
                 fields=["instance", "request_id"],
                 condition=Q(request_id__isnull=False),
                 name="event_request_id_unique",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["instance", "id"],
+                condition=Q(status__in=["accepted", "processing"]),
+                name="event_pending_idx",
+            ),
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(status__in=["accepted", "processing"]),
+                name="event_due_idx",
             ),
         ]
 
@@ -81,3 +100,91 @@ class HistoryEntry(models.Model):
 
     def __str__(self):
         return f"{self.from_state} -> {self.to_state}"
+
+
+class Timer(models.Model):
+    """A timed transition armed when its instance entered `state` (DESIGN.md 3 and 6)."""
+
+    instance = models.ForeignKey(Instance, on_delete=models.CASCADE, related_name="timers")
+    state = models.CharField(max_length=100)
+    event = models.CharField(max_length=100)
+    entry_revision = models.PositiveIntegerField()  # the instance's revision on entering
+    due_at = models.DateTimeField(db_index=True)
+
+    def __str__(self):
+        return f"{self.event} on {self.instance_id} at {self.due_at}"
+
+
+class Subscription(models.Model):
+    """A subscriber notified of every committed transition of a flow into `states` (or any)."""
+
+    flow = models.ForeignKey(Flow, on_delete=models.CASCADE, related_name="subscriptions")
+    url = models.CharField(max_length=2000)
+    states = models.JSONField(null=True, blank=True)  # a list of state values; null: every state
+    active = models.BooleanField(default=True)  # a 410 Gone answer turns it off
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"{self.flow_id} -> {self.url}"
+
+    def wants(self, state: str) -> bool:
+        return self.active and (not self.states or state in self.states)
+
+
+class Delivery(models.Model):
+    """An outgoing callback in the outbox: a subscriber notification or an async event result.
+
+    Deliveries of one `stream` (a subscription and an instance, or an event) go out in order;
+    `webhook_id` stays the same on every attempt, so a receiver can drop duplicates.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        DELIVERED = "delivered"
+        FAILED = "failed"
+
+    stream = models.CharField(max_length=100)
+    url = models.CharField(max_length=2000)
+    payload = models.JSONField()
+    webhook_id = models.CharField(max_length=64, unique=True)
+    subscription = models.ForeignKey(
+        Subscription, on_delete=models.CASCADE, null=True, blank=True, related_name="deliveries"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["stream", "id"], condition=Q(status="pending"), name="delivery_stream_idx"
+            ),
+            models.Index(
+                fields=["next_attempt_at"], condition=Q(status="pending"), name="delivery_due_idx"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.webhook_id} -> {self.url} ({self.status})"
+
+
+class Attempt(models.Model):
+    """One try of an async event's actions or of a delivery: when, what answered, why it failed."""
+
+    event_record = models.ForeignKey(
+        EventRecord, on_delete=models.CASCADE, null=True, blank=True, related_name="tries"
+    )
+    delivery = models.ForeignKey(
+        Delivery, on_delete=models.CASCADE, null=True, blank=True, related_name="tries"
+    )
+    at = models.DateTimeField(auto_now_add=True)
+    status = models.PositiveIntegerField(null=True, blank=True)  # HTTP status, when one came
+    error = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return f"{self.at}: {self.status or self.error}"

@@ -9,28 +9,28 @@ import hashlib
 import json
 import logging
 
-from django.conf import settings
-from django.db import IntegrityError, connection, transaction
-from django.utils import timezone
+from django.db import IntegrityError, transaction
+from django.db.models import Q
 
-from config.exceptions import NotFound
+from config.exceptions import InstanceBusy, NotFound
 from machines.compiled import compiled_machine
 from machines.exceptions import LifecycleError, MachineInvalid
 from machines.models import Flow, Machine
 from machines.services import machine_validate
 from runtime import engine
+from runtime.apply import apply_event, event_outcome
 from runtime.exceptions import (
-    ActionFailed,
     DuplicateBusinessKey,
     IdempotencyMismatch,
     NoOnlineVersion,
     StateConflict,
 )
-from runtime.http import CallbackError, post_json
 from runtime.models import EventRecord, HistoryEntry, Instance
-from runtime.simulation import outcome, simulate
+from runtime.simulation import simulate
+from runtime.timers import timers_arm_initial
 
 logger = logging.getLogger(__name__)
+PENDING = (EventRecord.Status.ACCEPTED, EventRecord.Status.PROCESSING)
 
 
 def instance_create(
@@ -57,6 +57,7 @@ def instance_create(
                 to_state=compiled.initial,
                 at=instance.created_at,
             )
+            timers_arm_initial(instance=instance, compiled=compiled)
     except IntegrityError:
         raise DuplicateBusinessKey(
             f"Business key {business_key!r} is already used in flow {flow_code!r}.",
@@ -103,40 +104,52 @@ def instance_event_fire(
     expected_state: str | None = None,
 ) -> dict:
     """Apply one event synchronously and return its outcome (DESIGN.md section 5)."""
-    context = context or {}
-    digest = fingerprint(
-        {"event": event, "role": role, "context": context, "expectedState": expected_state}
+    record = EventRecord(
+        event=event,
+        role=role,
+        context=context or {},
+        request_id=request_id,
+        expected_state=expected_state,
     )
+    record.fingerprint = fingerprint(event_body(record))
     with transaction.atomic():
-        instance = _lock_instance(instance_id)
-        if request_id is not None:
-            replay = _replayed(instance, request_id, digest)
-            if replay is not None:
-                return replay
-        if expected_state is not None and expected_state != instance.state:
-            raise StateConflict(
-                f"The instance is in {instance.state!r}, not {expected_state!r}.",
-                {"state": instance.state, "expectedState": expected_state},
-            )
-        merged = {**instance.context, **context}
-        decision = engine.decide(
-            compiled_machine(instance.machine),
-            state=instance.state,
-            event=event,
-            role=role,
-            context=merged,
-            event_counts=instance.event_counts,
-            instance=instance_names(instance),
+        instance = lock_instance(instance_id)
+        # One query answers both: was this requestId seen, and are async events waiting?
+        earlier = EventRecord.objects.filter(instance=instance).filter(
+            Q(status__in=PENDING) | Q(request_id=request_id)
+            if request_id is not None
+            else Q(status__in=PENDING)
         )
-        actions = _run_actions(instance, decision, merged, request_id)
-        return _store(instance, decision, actions, merged, role, context, request_id, digest)
+        earlier = list(earlier.only("id", "request_id", "fingerprint", "status", "result"))
+        replay = next((e for e in earlier if request_id and e.request_id == request_id), None)
+        if replay is not None:
+            return event_outcome(_same_body(replay, record.fingerprint))
+        if earlier:  # async events go first: they were accepted before this one
+            raise InstanceBusy(
+                f"The instance has {len(earlier)} async event(s) still to apply; retry shortly.",
+                {"pendingEvents": len(earlier)},
+            )
+        record.instance = instance
+        return apply_event(instance, record)
 
 
-def _lock_instance(instance_id: int) -> Instance:
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            # Waiting longer than this for another event's lock answers 409 INSTANCE_BUSY.
-            cursor.execute("SET LOCAL lock_timeout = %s", [f"{settings.EVENT_LOCK_TIMEOUT_MS}ms"])
+def event_body(record: EventRecord) -> dict:
+    """What a requestId stands for: the event's whole request, sync or async."""
+    body = {
+        "event": record.event,
+        "role": record.role,
+        "context": record.context,
+        "expectedState": record.expected_state,
+    }
+    if record.is_async:
+        body.update({"async": True, "callbackUrl": record.callback_url})
+    return body
+
+
+def lock_instance(instance_id: int) -> Instance:
+    """The instance, its row locked for the rest of the transaction (DESIGN.md 7)."""
+    # PostgreSQL connections carry lock_timeout (EVENT_LOCK_TIMEOUT_MS, config/settings.py):
+    # an event waiting longer for this lock fails with 409 INSTANCE_BUSY.
     instance = (
         Instance.objects.select_for_update(of=("self",))
         .select_related("flow", "machine")
@@ -148,96 +161,19 @@ def _lock_instance(instance_id: int) -> Instance:
     return instance
 
 
-def _replayed(instance: Instance, request_id: str, digest: str) -> dict | None:
+def event_by_request_id(instance: Instance, request_id: str, digest: str) -> EventRecord | None:
+    """The event already stored under this requestId, if its body matches; else None."""
     record = EventRecord.objects.filter(instance=instance, request_id=request_id).first()
-    if record is None:
-        return None
+    return _same_body(record, digest) if record is not None else None
+
+
+def _same_body(record: EventRecord, digest: str) -> EventRecord:
     if record.fingerprint != digest:
         raise IdempotencyMismatch(
-            f"requestId {request_id!r} was used with a different body.",
-            {"requestId": request_id, "eventId": record.pk},
+            f"requestId {record.request_id!r} was used with a different body.",
+            {"requestId": record.request_id, "eventId": record.pk},
         )
-    return event_outcome(record)
-
-
-def event_outcome(record: EventRecord) -> dict:
-    return {"eventId": record.pk, **(record.result or {})}
-
-
-def instance_names(instance: Instance) -> dict:
-    return {
-        "id": instance.pk,
-        "businessKey": instance.business_key,
-        "createdAt": instance.created_at.isoformat(),
-    }
-
-
-def _run_actions(instance, decision, merged: dict, request_id) -> list[dict | None]:
-    """Call each hop's action in order; the first failure fails the whole event."""
-    results = []
-    for hop in decision.hops:
-        url = hop.transition.action
-        if not url:
-            results.append(None)
-            continue
-        payload = {
-            "instanceId": instance.pk,
-            "businessKey": instance.business_key,
-            "flow": instance.flow.code,
-            "smId": instance.machine_id,
-            "event": decision.event,
-            "fromState": hop.from_state,
-            "toState": hop.to_state,
-            "transitionId": hop.transition.id,
-            "context": merged,
-            "requestId": request_id,
-        }
-        try:
-            results.append(post_json(url, payload).as_dict())
-        except CallbackError as exc:
-            raise ActionFailed(
-                f"The action of {hop.from_state} -> {hop.to_state} failed: {exc.reason}",
-                {**exc.as_dict(), "transitionId": hop.transition.id},
-            ) from exc
-    return results
-
-
-def _store(instance, decision, actions, merged, role, context, request_id, digest) -> dict:
-    now = timezone.now()
-    result = {"instanceId": instance.pk, **outcome(decision, actions)}
-    record = EventRecord.objects.create(
-        instance=instance,
-        event=decision.event,
-        role=role,
-        context=context,
-        request_id=request_id,
-        fingerprint=digest,
-        status=EventRecord.Status.DONE,
-        result=result,
-        finished_at=now,
-    )
-    HistoryEntry.objects.bulk_create(
-        HistoryEntry(
-            instance=instance,
-            event_record=record,
-            event=hop.event,
-            from_state=hop.from_state,
-            to_state=hop.to_state,
-            transition_id=hop.transition.id,
-            request_id=request_id,
-            at=now,
-        )
-        for hop in decision.hops
-    )
-    instance.state = decision.to_state
-    instance.context = merged
-    instance.event_counts = {
-        **instance.event_counts,
-        decision.event: instance.event_counts.get(decision.event, 0) + 1,
-    }
-    instance.revision += 1
-    instance.save(update_fields=["state", "context", "event_counts", "revision", "updated_at"])
-    return event_outcome(record)
+    return record
 
 
 def stateless_decide(*, machine: Machine, state: str, event: str, role, context) -> engine.Decision:
@@ -254,7 +190,7 @@ def instance_migrate(*, instance_id: int, sm_id: int) -> Instance:
 
     The state, context, event counts and history stay as they are.
     """
-    instance = _lock_instance(instance_id)
+    instance = lock_instance(instance_id)
     machine = _machine_for(instance.flow, sm_id)
     if instance.state not in compiled_machine(machine).states:
         raise StateConflict(

@@ -6,6 +6,7 @@ from collections import Counter
 
 import pytest
 from django.db import close_old_connections, connection, transaction
+from django.db.backends.signals import connection_created
 
 from config.exceptions import PlatformError
 from runtime import services
@@ -84,8 +85,24 @@ def test_twenty_concurrent_self_transitions_all_apply_and_none_is_lost():
     _assert_history_is_one_chain(instance)
 
 
-def test_an_event_that_waits_too_long_for_the_lock_fails_fast_with_retry_after(business, settings):
-    settings.EVENT_LOCK_TIMEOUT_MS = 300
+@pytest.fixture
+def short_lock_timeout(transactional_db):
+    """Every new connection waits 300 ms for a lock, as EVENT_LOCK_TIMEOUT_MS=300 sets it."""
+
+    def shorten(sender, connection, **kwargs):
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '300ms'")
+
+    connection_created.connect(shorten)
+    connection.close()
+    yield
+    connection_created.disconnect(shorten)
+    connection.close()
+
+
+def test_an_event_that_waits_too_long_for_the_lock_fails_fast_with_retry_after(
+    business, short_lock_timeout
+):
     instance = _instance_in([])
     locked, release = threading.Event(), threading.Event()
 
@@ -113,6 +130,6 @@ def test_an_event_that_waits_too_long_for_the_lock_fails_fast_with_retry_after(b
     assert response.status_code == 409
     assert response.json()["code"] == "INSTANCE_BUSY"
     assert response["Retry-After"] == "1"
-    assert waited < 3
+    assert waited < 2
     instance.refresh_from_db()
     assert instance.state == "START" and instance.revision == 0

@@ -1,0 +1,117 @@
+"""Applying one event to a locked instance: the step shared by sync and async events.
+
+Decide with the pure engine, call each hop's action in order, then store the event record,
+one history row per hop, the instance's new state, merged context and counts, its timers and
+the outbox rows, all in the caller's transaction. Anything raising rolls all of it back.
+"""
+
+from django.utils import timezone
+
+from machines.compiled import compiled_machine
+from runtime import engine, outbox, timers
+from runtime.exceptions import ActionFailed, StateConflict
+from runtime.http import CallbackError, post_json
+from runtime.models import EventRecord, HistoryEntry, Instance
+from runtime.simulation import outcome
+
+
+def apply_event(instance: Instance, record: EventRecord) -> dict:
+    """Apply `record` (unsaved for a sync event, stored for an async one); its outcome."""
+    _check_expectations(instance, record)
+    compiled = compiled_machine(instance.machine)
+    merged = {**instance.context, **record.context}
+    decision = engine.decide(
+        compiled,
+        state=instance.state,
+        event=record.event,
+        role=record.role,
+        context=merged,
+        event_counts=instance.event_counts,
+        instance=instance_names(instance),
+    )
+    actions = _run_actions(instance, decision, merged, record.request_id)
+    now = timezone.now()
+    record.status = EventRecord.Status.DONE
+    record.result = {"instanceId": instance.pk, **outcome(decision, actions)}
+    record.error = None
+    record.finished_at = now
+    record.save()
+    HistoryEntry.objects.bulk_create(
+        HistoryEntry(
+            instance=instance,
+            event_record=record,
+            event=hop.event,
+            from_state=hop.from_state,
+            to_state=hop.to_state,
+            transition_id=hop.transition.id,
+            request_id=record.request_id,
+            at=now,
+        )
+        for hop in decision.hops
+    )
+    instance.state = decision.to_state
+    instance.context = merged
+    instance.event_counts = {
+        **instance.event_counts,
+        record.event: instance.event_counts.get(record.event, 0) + 1,
+    }
+    instance.revision += 1
+    instance.save(update_fields=["state", "context", "event_counts", "revision", "updated_at"])
+    timers.timers_rearm(instance=instance, compiled=compiled, decision=decision, now=now)
+    outbox.transition_notify(instance=instance, record=record, decision=decision, now=now)
+    return event_outcome(record)
+
+
+def _check_expectations(instance: Instance, record: EventRecord) -> None:
+    if record.expected_state is not None and record.expected_state != instance.state:
+        raise StateConflict(
+            f"The instance is in {instance.state!r}, not {record.expected_state!r}.",
+            {"state": instance.state, "expectedState": record.expected_state},
+        )
+    if record.entry_revision is not None and record.entry_revision != instance.revision:
+        raise StateConflict(  # a timer whose instance left the state it was armed in
+            f"The instance left {record.expected_state!r} before the timer fired.",
+            {"state": instance.state, "expectedState": record.expected_state},
+        )
+
+
+def _run_actions(instance, decision, merged: dict, request_id) -> list[dict | None]:
+    """Call each hop's action in order; the first failure fails the whole event."""
+    results = []
+    for hop in decision.hops:
+        url = hop.transition.action
+        if not url:
+            results.append(None)
+            continue
+        payload = {
+            "instanceId": instance.pk,
+            "businessKey": instance.business_key,
+            "flow": instance.flow.code,
+            "smId": instance.machine_id,
+            "event": decision.event,
+            "fromState": hop.from_state,
+            "toState": hop.to_state,
+            "transitionId": hop.transition.id,
+            "context": merged,
+            "requestId": request_id,
+        }
+        try:
+            results.append(post_json(url, payload).as_dict())
+        except CallbackError as exc:
+            raise ActionFailed(
+                f"The action of {hop.from_state} -> {hop.to_state} failed: {exc.reason}",
+                {**exc.as_dict(), "transitionId": hop.transition.id},
+            ) from exc
+    return results
+
+
+def event_outcome(record: EventRecord) -> dict:
+    return {"eventId": record.pk, **(record.result or {})}
+
+
+def instance_names(instance: Instance) -> dict:
+    return {
+        "id": instance.pk,
+        "businessKey": instance.business_key,
+        "createdAt": instance.created_at.isoformat(),
+    }

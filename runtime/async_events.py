@@ -1,0 +1,214 @@
+"""Async events: the two-transaction design of DESIGN.md section 6.
+
+Transaction 1 (`event_accept`) stores the event record as `accepted` and enqueues its
+instance on commit. A worker (`instance_events_process`) then applies the instance's pending
+events oldest first: it claims one (status `processing`, attempts + 1, a lease until
+`next_attempt_at`), applies it in transaction 2 with the instance row locked, and marks it
+`done` in that same transaction, so a redelivered or duplicated task finds nothing to do.
+A failing action is retried with backoff (scheduled in the database) until the attempts run
+out; then the event is `failed`, the instance unchanged, and `event_replay` can retry it.
+A worker killed mid-event leaves a lease that expires; the sweeper re-enqueues the instance,
+and the attempts counted in the database bound an event that kills its worker every time.
+"""
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, InterfaceError, OperationalError, transaction
+from django.utils import timezone
+
+from config.exceptions import (
+    InstanceBusy,
+    NotFound,
+    PlatformError,
+    ServiceUnavailable,
+    ValidationError,
+)
+from rules import RuleError
+from runtime.apply import apply_event
+from runtime.exceptions import ActionFailed, StateConflict
+from runtime.models import Attempt, EventRecord, Instance
+from runtime.outbox import result_notify, retry_delay
+from runtime.queue import enqueue_instance
+from runtime.services import (
+    PENDING,
+    event_body,
+    event_by_request_id,
+    fingerprint,
+    lock_instance,
+)
+from runtime.simulation import error_body
+
+logger = logging.getLogger(__name__)
+RETRYABLE = (ActionFailed, InstanceBusy, ServiceUnavailable)
+
+
+def event_accept(
+    *,
+    instance_id: int,
+    event: str,
+    role: int | None = None,
+    context: dict | None = None,
+    request_id: str | None = None,
+    expected_state: str | None = None,
+    callback_url: str | None = None,
+    entry_revision: int | None = None,
+) -> EventRecord:
+    """Store an async event as accepted (or return the one stored under its requestId)."""
+    record = EventRecord(
+        event=event,
+        role=role,
+        context=context or {},
+        request_id=request_id,
+        expected_state=expected_state,
+        callback_url=callback_url,
+        entry_revision=entry_revision,
+        is_async=True,
+    )
+    record.fingerprint = fingerprint(event_body(record))
+    instance = Instance.objects.filter(pk=instance_id).only("pk").first()
+    if instance is None:
+        raise NotFound(f"No instance with id {instance_id}.", {"instanceId": instance_id})
+    if request_id is not None:
+        stored = event_by_request_id(instance, request_id, record.fingerprint)
+        if stored is not None:
+            return stored
+    record.instance = instance
+    try:
+        with transaction.atomic():
+            record.save()
+            enqueue_instance(instance_id)
+    except IntegrityError:  # the same requestId, stored by a concurrent request
+        return event_by_request_id(instance, request_id, record.fingerprint)
+    return record
+
+
+def instance_events_process(*, instance_id: int) -> None:
+    """Apply the instance's pending async events in acceptance order, as far as they go."""
+    while (record := _claim(instance_id)) is not None:
+        if not _apply(record):
+            return
+
+
+def _claim(instance_id: int) -> EventRecord | None:
+    """The instance's oldest pending event, leased to this worker, if it is due."""
+    with transaction.atomic():
+        lock_instance(instance_id)  # one claimer at a time per instance
+        record = (
+            EventRecord.objects.filter(instance_id=instance_id, status__in=PENDING)
+            .order_by("id")
+            .first()
+        )
+        if record is None:
+            return None
+        now = timezone.now()
+        if record.next_attempt_at and record.next_attempt_at > now:
+            enqueue_instance(instance_id, at=record.next_attempt_at)  # head of the line waits
+            return None
+        if record.attempts >= settings.ASYNC_MAX_ATTEMPTS:  # its workers died every time
+            _fail(record, "ATTEMPTS_EXHAUSTED", "The event's workers stopped every time.")
+            enqueue_instance(instance_id)  # the events behind it go on
+            return None
+        record.status = EventRecord.Status.PROCESSING
+        record.attempts += 1
+        record.next_attempt_at = now + timedelta(seconds=settings.ASYNC_LEASE_SECONDS)
+        record.save(update_fields=["status", "attempts", "next_attempt_at"])
+        return record
+
+
+def _apply(record: EventRecord) -> bool:
+    """Transaction 2; True when the instance may go on to its next event."""
+    try:
+        with transaction.atomic():
+            instance = lock_instance(record.instance_id)
+            current = EventRecord.objects.filter(pk=record.pk).values_list("status", "attempts")[0]
+            if current != (EventRecord.Status.PROCESSING, record.attempts):
+                return True  # another worker took it over after our lease ran out
+            apply_event(instance, record)
+            Attempt.objects.create(event_record=record)
+    except RETRYABLE as exc:
+        return _retry_or_fail(record, exc)
+    except (OperationalError, InterfaceError) as exc:  # lock timeout, database gone
+        return _retry_or_fail(record, ServiceUnavailable(f"Database error: {exc}"))
+    except (PlatformError, RuleError) as exc:
+        with transaction.atomic():
+            Attempt.objects.create(event_record=record, error=exc.message)
+            _fail(record, error=error_body(exc))
+    return True
+
+
+def _retry_or_fail(record: EventRecord, exc: PlatformError) -> bool:
+    with transaction.atomic():
+        Attempt.objects.create(
+            event_record=record, status=exc.details.get("status"), error=exc.message
+        )
+        if record.attempts >= settings.ASYNC_MAX_ATTEMPTS:
+            _fail(record, error=error_body(exc))
+            return True
+        due = timezone.now() + timedelta(seconds=retry_delay(record.attempts))
+        EventRecord.objects.filter(pk=record.pk).update(
+            status=EventRecord.Status.ACCEPTED, next_attempt_at=due, error=error_body(exc)
+        )
+        enqueue_instance(record.instance_id, at=due)
+    logger.info("event %s will be retried: %s", record.pk, exc.message)
+    return False
+
+
+def _fail(record: EventRecord, code: str = "", message: str = "", *, error=None) -> None:
+    """Mark the event failed (inside the caller's transaction) and tell its callbackUrl."""
+    record.status = EventRecord.Status.FAILED
+    record.error = error or {"code": code, "message": message, "details": {}}
+    record.finished_at = timezone.now()
+    record.next_attempt_at = None
+    record.save(update_fields=["status", "error", "finished_at", "next_attempt_at"])
+    result_notify(record)
+
+
+@transaction.atomic
+def event_replay(*, record: EventRecord) -> EventRecord:
+    """Put a failed async event back in line with fresh attempts (DESIGN.md 5)."""
+    record = EventRecord.objects.select_for_update().get(pk=record.pk)
+    if not (record.is_async and record.status == EventRecord.Status.FAILED):
+        raise StateConflict(
+            "Only a failed async event can be replayed.",
+            {"eventId": record.pk, "status": record.status},
+        )
+    record.status = EventRecord.Status.ACCEPTED
+    record.attempts = 0
+    record.next_attempt_at = None
+    record.finished_at = None
+    record.save(update_fields=["status", "attempts", "next_attempt_at", "finished_at"])
+    enqueue_instance(record.instance_id)
+    return record
+
+
+def event_submit(*, payload) -> EventRecord:
+    """Accept an event sent through the broker: {flow, businessKey, event, context?, role?,
+    requestId?}; treated exactly like an async REST event (idempotent on requestId)."""
+    if not isinstance(payload, dict):
+        raise ValidationError("The payload must be a JSON object.")
+    problems = [
+        {"path": key, "message": "Required, a non-empty string."}
+        for key in ("flow", "businessKey", "event")
+        if not isinstance(payload.get(key), str) or not payload.get(key)
+    ]
+    if not isinstance(payload.get("context", {}), dict):
+        problems.append({"path": "context", "message": "Must be a JSON object."})
+    if problems:
+        raise ValidationError("The submitted event is not valid.", {"problems": problems})
+    instance = Instance.objects.filter(
+        flow__code=payload["flow"], business_key=payload["businessKey"]
+    ).first()
+    if instance is None:
+        raise NotFound(
+            f"No instance {payload['businessKey']!r} in flow {payload['flow']!r}.",
+            {"flow": payload["flow"], "businessKey": payload["businessKey"]},
+        )
+    return event_accept(
+        instance_id=instance.pk,
+        event=payload["event"],
+        role=payload.get("role"),
+        context=payload.get("context") or {},
+        request_id=payload.get("requestId"),
+    )

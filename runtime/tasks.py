@@ -1,0 +1,40 @@
+"""Celery tasks: thin, they take ids and call the service of the same name.
+
+`statecenter.submit_event` is the documented way for other systems to send an event through
+the broker instead of REST: payload {flow, businessKey, event, context?, role?, requestId?}.
+"""
+
+import logging
+
+from celery import shared_task
+
+from config.exceptions import PlatformError
+from runtime import async_events, outbox, sweep
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(name="runtime.process_instance")
+def process_instance(instance_id: int) -> None:
+    async_events.instance_events_process(instance_id=instance_id)
+
+
+@shared_task(name="runtime.send_deliveries")
+def send_deliveries(stream: str) -> None:
+    outbox.deliveries_send(stream=stream)
+
+
+@shared_task(name="runtime.sweep")
+def run_sweep() -> dict:
+    return sweep.sweep()
+
+
+@shared_task(name="statecenter.submit_event")
+def submit_event(payload: dict) -> dict:
+    """Accept an event sent through the broker, like an async REST event."""
+    try:
+        record = async_events.event_submit(payload=payload)
+    except PlatformError as exc:
+        logger.warning("submitted event refused: %s %s", exc.code, exc.message)
+        return {"code": exc.code, "message": exc.message, "details": exc.details}
+    return {"eventId": record.pk, "status": record.status}
