@@ -127,6 +127,11 @@ RENDERERS: dict[str, Callable[[Definition], str]] = {
 }
 
 
+def mermaid_ids(definition: Definition) -> dict[str, str]:
+    """The node id ``render_mermaid`` gives each state value (to style nodes afterwards)."""
+    return _diagram_ids(definition)
+
+
 def state_table(definition: Definition) -> dict:
     """The state × event table: ``{states, events, cells: {state: {event: target}}}``."""
     states = [state.value for state in _unique_states(definition)]

@@ -1,0 +1,188 @@
+"""Admin forms: every field of the interchange format, labelled with its seed JSON name."""
+
+import json
+
+from django import forms
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from machines.models import Flow, Machine, State, Transition
+
+EXPRESSION_MAX = 2000  # the interchange format's limit (machines/interchange.py)
+
+
+def _expression_widget():
+    return forms.Textarea(attrs={"rows": 1, "cols": 22, "class": "sc-expression"})
+
+
+def _state_value_widget(size: int = 10):
+    # The change form renders a <datalist id="sc-state-values"> with the machine's states.
+    return forms.TextInput(attrs={"size": size, "list": "sc-state-values"})
+
+
+class MachineForm(forms.ModelForm):
+    version = forms.IntegerField(
+        label=_("Version"),
+        required=False,
+        min_value=1,
+        help_text=_("version: leave empty for the flow's next version."),
+    )
+
+    class Meta:
+        model = Machine
+        fields = ("flow", "version")
+        help_texts = {"flow": _("flowId: the flow this machine is a version of.")}
+
+
+class StateForm(forms.ModelForm):
+    class Meta:
+        model = State
+        fields = ("value", "desc", "type", "initial", "final")
+        labels = {
+            "value": _("Value"),
+            "desc": _("Description"),
+            "type": _("Type"),
+            "initial": _("Initial"),
+            "final": _("Final"),
+        }
+        help_texts = {
+            "value": _("stateValue: the state's name, unique in the machine."),
+            "desc": _("stateDesc: shown on the diagram."),
+            "type": _("stateType: normal states wait for events; choice states route at once."),
+            "initial": _("initial: where instances start (default: the first normal state)."),
+            "final": _("final: an end state; it needs no way out."),
+        }
+        widgets = {
+            "value": forms.TextInput(attrs={"size": 12}),
+            "desc": forms.TextInput(attrs={"size": 24}),
+        }
+
+
+class TransitionForm(forms.ModelForm):
+    show_condition = forms.CharField(
+        label=_("Show condition"),
+        required=False,
+        max_length=EXPRESSION_MAX,
+        widget=_expression_widget(),
+        help_text=_("showCondition: the event is offered only when this is true."),
+    )
+    guard_condition = forms.CharField(
+        label=_("Guard"),
+        required=False,
+        max_length=EXPRESSION_MAX,
+        widget=_expression_widget(),
+        help_text=_("guardCondition: the event is refused unless this is true."),
+    )
+    case_condition = forms.CharField(
+        label=_("Case condition"),
+        required=False,
+        max_length=EXPRESSION_MAX,
+        widget=_expression_widget(),
+        help_text=_("caseCondition: from a choice state, this branch is taken when true."),
+    )
+
+    class Meta:
+        model = Transition
+        fields = (
+            "source",
+            "event",
+            "target",
+            "event_desc",
+            "desc",
+            "roles",
+            "guard_condition",
+            "show_condition",
+            "case_condition",
+            "case_order",
+            "case_default",
+            "action",
+            "timer_seconds",
+        )
+        labels = {
+            "source": _("Source"),
+            "event": _("Event"),
+            "target": _("Target"),
+            "event_desc": _("Event description"),
+            "desc": _("Description"),
+            "roles": _("Roles"),
+            "case_order": _("Case order"),
+            "case_default": _("Default branch"),
+            "action": _("Action URL"),
+            "timer_seconds": _("Timer (s)"),
+        }
+        help_texts = {
+            "source": _("sourceState: the state this transition leaves."),
+            "event": _("eventValue: the event that fires it (none from a choice state)."),
+            "target": _("targetState: the state it enters."),
+            "event_desc": _("eventDesc: a human name for the event."),
+            "desc": _("transitionDesc: what this transition means."),
+            "roles": _("eventRole: role codes allowed to fire it, such as 1,2; empty: any."),
+            "case_order": _("caseOrder: choice branches are tried in this order."),
+            "case_default": _("caseDefault: the branch taken when no case is true."),
+            "action": _("transitionAction: URL called back (POST) when it is taken."),
+            "timer_seconds": _("timerSeconds: fire the event after this many seconds."),
+        }
+        widgets = {
+            "source": _state_value_widget(),
+            "target": _state_value_widget(),
+            "event": forms.TextInput(attrs={"size": 8}),
+            "event_desc": forms.TextInput(attrs={"size": 12}),
+            "desc": forms.TextInput(attrs={"size": 12}),
+            "roles": forms.TextInput(attrs={"size": 5}),
+            "case_order": forms.NumberInput(attrs={"style": "width: 4em"}),
+            "action": forms.TextInput(attrs={"size": 18}),
+            "timer_seconds": forms.NumberInput(attrs={"style": "width: 5em"}),
+        }
+
+    def clean(self):
+        data = super().clean()
+        # Blank text is "no expression": stored as null, as the API does for a missing key.
+        for name in ("show_condition", "guard_condition", "case_condition"):
+            if not (data.get(name) or "").strip():
+                data[name] = None
+        return data
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(
+        label=_("JSON file"), required=False, help_text=_("A machine in the seed format.")
+    )
+    text = forms.CharField(
+        label=_("or paste the JSON"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 12, "cols": 80, "spellcheck": "false"}),
+    )
+    create_flow = forms.BooleanField(
+        label=_("Create the flow if it does not exist"),
+        required=False,
+        help_text=_("Uses smInfo.flowCode."),
+    )
+
+    def clean(self):
+        data = super().clean()
+        upload, text = data.get("file"), (data.get("text") or "").strip()
+        if bool(upload) == bool(text):
+            raise forms.ValidationError(gettext("Give either a file or the pasted JSON."))
+        raw = upload.read() if upload else text.encode()
+        try:
+            document = json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise forms.ValidationError(gettext("This is not JSON: %s") % exc) from None
+        if not isinstance(document, dict):
+            raise forms.ValidationError(gettext("The JSON must be an object with smStates."))
+        data["document"] = document
+        return data
+
+
+class DiffForm(forms.Form):
+    a = forms.ModelChoiceField(queryset=Machine.objects.none(), label=_("From version"))
+    b = forms.ModelChoiceField(queryset=Machine.objects.none(), label=_("To version"))
+
+    def __init__(self, *args, flow: Flow, **kwargs):
+        super().__init__(*args, **kwargs)
+        versions = flow.machines.order_by("version")
+        for name in ("a", "b"):
+            self.fields[name].queryset = versions
+            self.fields[name].label_from_instance = lambda m: (
+                f"v{m.version} ({m.get_status_display()})"
+            )

@@ -1,0 +1,355 @@
+"""Extra admin pages of a machine: overview, simulator, lifecycle steps, import and export.
+
+Each view takes the MachineAdmin first (see MachineAdmin.get_urls), checks the permission
+it needs, and writes only through machines.services (or runs the simulator, which stores
+nothing).
+"""
+
+import json
+from dataclasses import dataclass
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse, HttpResponseNotAllowed, JsonResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from config.exceptions import PlatformError, ValidationError
+from machines import selectors, services
+from machines.admin.display import (
+    STATUS_LABELS,
+    expression_checks,
+    highlighted_mermaid,
+    machine_report,
+    table_rows,
+)
+from machines.admin.forms import ImportForm
+from machines.diagrams import render_mermaid
+from machines.models import Machine
+from runtime.services import machine_simulate
+
+Status = Machine.Status
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    label: str
+    permission: str | None  # None: whoever may see the machine
+    statuses: frozenset
+    question: str = ""
+    done: str = ""
+    service: str = ""  # the name of the machines.services function
+
+
+STEPS = {
+    step.name: step
+    for step in (
+        Step("validate", _("Validate"), None, frozenset({Status.TESTING})),
+        Step(
+            "publish",
+            _("Publish"),
+            "machines.publish_machine",
+            frozenset({Status.TESTING}),
+            _(
+                "Publish %(machine)s? It is validated first. Once published it is frozen: "
+                "further changes need a new version."
+            ),
+            _("%(machine)s is published."),
+            "machine_publish",
+        ),
+        Step(
+            "online",
+            _("Put online"),
+            "machines.publish_machine",
+            frozenset({Status.PUBLISHED}),
+            _(
+                "Put %(machine)s online? New instances of flow %(flow)s will start on it; the "
+                "version online now goes back to published."
+            ),
+            _("%(machine)s is online."),
+            "machine_online",
+        ),
+        Step(
+            "disable",
+            _("Disable"),
+            "machines.publish_machine",
+            frozenset({Status.PUBLISHED, Status.ONLINE}),
+            _("Disable %(machine)s? It starts no new instances; running ones carry on."),
+            _("%(machine)s is disabled."),
+            "machine_disable",
+        ),
+        Step(
+            "enable",
+            _("Enable"),
+            "machines.publish_machine",
+            frozenset({Status.DISABLED}),
+            _("Enable %(machine)s again? It goes back to published."),
+            _("%(machine)s is published again."),
+            "machine_enable",
+        ),
+        Step(
+            "new-version",
+            _("New version"),
+            "machines.add_machine",
+            frozenset(Status),
+            _("Make a new testing version of flow %(flow)s, a copy of %(machine)s?"),
+            _("%(machine)s is a new testing version."),
+            "machine_new_version",
+        ),
+    )
+}
+
+
+def _may(admin, request, step: Step, machine) -> bool:
+    if step.permission is None:
+        return admin.has_view_or_change_permission(request, machine)
+    return request.user.has_perm(step.permission)
+
+
+def available_steps(admin, request, machine) -> list[dict]:
+    """The lifecycle buttons this user may press on this machine now."""
+    return [
+        {
+            "name": step.name,
+            "label": step.label,
+            "url": reverse("admin:machines_machine_step", args=[machine.pk, step.name]),
+        }
+        for step in STEPS.values()
+        if machine.status in step.statuses and _may(admin, request, step, machine)
+    ]
+
+
+def _machine(admin, request, object_id) -> Machine:
+    machine = admin.get_object(request, str(object_id))
+    if machine is None:
+        raise Http404(gettext("No machine with id %s.") % object_id)
+    if not admin.has_view_or_change_permission(request, machine):
+        raise PermissionDenied
+    return machine
+
+
+def _change_url(machine) -> str:
+    return reverse("admin:machines_machine_change", args=[machine.pk])
+
+
+def _render(admin, request, template: str, machine, title, **context):
+    return TemplateResponse(
+        request,
+        template,
+        {
+            **admin.admin_site.each_context(request),
+            "opts": Machine._meta,
+            "original": machine,
+            "title": title,
+            "status_label": STATUS_LABELS[machine.status] if machine else "",
+            "steps": available_steps(admin, request, machine) if machine else [],
+            **context,
+        },
+    )
+
+
+def overview(admin, request, object_id):
+    """The diagram, the state × event table, the expressions and the problems."""
+    machine = _machine(admin, request, object_id)
+    definition = selectors.machine_definition(machine=machine)
+    report = machine_report(request, machine)
+    return _render(
+        admin,
+        request,
+        "admin/machines/machine/overview.html",
+        machine,
+        gettext("%s: diagram and table") % machine,
+        diagram=render_mermaid(definition),
+        table=table_rows(definition),
+        expressions=expression_checks(definition),
+        problems=report.errors + report.warnings,
+    )
+
+
+def simulator(admin, request, object_id):
+    """The simulator page; the runs go to simulate_run."""
+    machine = _machine(admin, request, object_id)
+    definition = selectors.machine_definition(machine=machine)
+    initial = definition.initial_state()
+    events = dict.fromkeys(
+        t.event for t in definition.transitions if t.event and not _from_choice(definition, t)
+    )
+    return _render(
+        admin,
+        request,
+        "admin/machines/machine/simulate.html",
+        machine,
+        gettext("%s: simulator") % machine,
+        diagram=highlighted_mermaid(definition, current=initial.value if initial else None),
+        states=[s.value for s in definition.states if not s.is_choice],
+        initial=initial.value if initial else "",
+        events=list(events),
+        run_url=reverse("admin:machines_machine_simulate_run", args=[machine.pk]),
+        simulator_text={
+            "badJson": gettext('The context must be a JSON object, such as {"amount": 5}.'),
+            "noSteps": gettext("Add at least one step with an event."),
+            "event": gettext("Event"),
+            "outcome": gettext("Outcome"),
+            "path": gettext("Path or error"),
+            "endState": gettext("End state"),
+            "visited": gettext("Visited"),
+        },
+    )
+
+
+def _from_choice(definition, t) -> bool:
+    source = definition.state(t.source)
+    return source is not None and source.is_choice
+
+
+def simulate_run(admin, request, object_id):
+    """POST {state?, steps: [{event, role?, context?}]}: each step's outcome, nothing stored."""
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    machine = _machine(admin, request, object_id)
+    try:
+        state, steps = _simulation_input(request.body)
+        result = machine_simulate(machine=machine, state=state, steps=steps)
+    except PlatformError as exc:
+        body = {"code": exc.code, "message": exc.message, "details": exc.details}
+        return JsonResponse(body, status=exc.status_code)
+    definition = selectors.machine_definition(machine=machine)
+    initial = definition.initial_state()
+    visited = [state or (initial.value if initial else None)]
+    for outcome in (s["outcome"] for s in result["steps"] if s["ok"]):
+        visited += [hop["toState"] for hop in outcome["path"]]
+    result["visited"] = [v for v in visited if v]
+    result["diagram"] = highlighted_mermaid(
+        definition, visited=result["visited"], current=result["state"]
+    )
+    return JsonResponse(result)
+
+
+def _simulation_input(raw: bytes) -> tuple[str | None, list[dict]]:
+    def invalid(path, message):
+        return ValidationError(message, {"problems": [{"path": path, "message": message}]})
+
+    try:
+        body = json.loads(raw or b"{}")
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise invalid("", gettext("The request is not JSON.")) from None
+    if not isinstance(body, dict) or not isinstance(body.get("steps", []), list):
+        raise invalid("steps", gettext("Send an object with a list of steps."))
+    state = body.get("state") or None
+    if state is not None and not isinstance(state, str):
+        raise invalid("state", gettext("The start state must be a state value."))
+    steps = []
+    for index, step in enumerate(body.get("steps", [])):
+        event = step.get("event") if isinstance(step, dict) else None
+        if not isinstance(event, str) or not event.strip():
+            raise invalid(f"steps[{index}].event", gettext("Each step needs an event."))
+        role, context = step.get("role"), step.get("context") or {}
+        if role in ("", None):
+            role = None
+        elif isinstance(role, bool) or not isinstance(role, int | str) or not str(role).isdigit():
+            raise invalid(f"steps[{index}].role", gettext("A role is a whole number."))
+        if not isinstance(context, dict):
+            raise invalid(f"steps[{index}].context", gettext("A context is a JSON object."))
+        steps.append(
+            {"event": event, "role": None if role is None else int(role), "context": context}
+        )
+    return state, steps
+
+
+def step(admin, request, object_id, step):
+    """A lifecycle step: GET asks for confirmation, POST does it (validate needs neither)."""
+    machine = _machine(admin, request, object_id)
+    spec = STEPS.get(step)
+    if spec is None:
+        raise Http404(gettext("No such step."))
+    if not _may(admin, request, spec, machine):
+        raise PermissionDenied
+    if spec.name == "validate":
+        _say_validation(request, machine)
+        return redirect(_change_url(machine))
+    names = {"machine": str(machine), "flow": machine.flow.code}
+    if request.method != "POST":
+        return _render(
+            admin,
+            request,
+            "admin/machines/machine/confirm_step.html",
+            machine,
+            spec.label,
+            step=spec,
+            question=spec.question % names,
+        )
+    try:
+        result = getattr(services, spec.service)(machine=machine, user=request.user)
+    except PlatformError as exc:
+        messages.error(request, exc.message)
+        return redirect(_change_url(machine))
+    messages.success(request, spec.done % {**names, "machine": str(result)})
+    return redirect(_change_url(result))
+
+
+def _say_validation(request, machine) -> None:
+    report = services.machine_validate(machine=machine)
+    counts = {"errors": len(report.errors), "warnings": len(report.warnings)}
+    if report.valid and not report.warnings:
+        messages.success(request, gettext("No problems: %s is ready to publish.") % machine)
+    elif report.valid:
+        messages.success(
+            request, gettext("No errors, %(warnings)d warning(s): it can be published.") % counts
+        )
+    else:
+        messages.error(
+            request,
+            gettext(
+                "%(errors)d error(s) and %(warnings)d warning(s): see the problems next to the "
+                "states and transitions."
+            )
+            % counts,
+        )
+
+
+def export(admin, request, object_id):
+    """The machine as a seed JSON download."""
+    machine = _machine(admin, request, object_id)
+    document = selectors.machine_export(machine=machine)
+    response = HttpResponse(
+        json.dumps(document, indent=2, ensure_ascii=False) + "\n",
+        content_type="application/json; charset=utf-8",
+    )
+    filename = f"{machine.flow.code}-v{machine.version}.json"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def import_machine(admin, request):
+    """Upload or paste seed JSON; it becomes a new testing machine."""
+    if not admin.has_add_permission(request):
+        raise PermissionDenied
+    form = ImportForm(request.POST or None, request.FILES or None)
+    problems = []
+    if request.method == "POST" and form.is_valid():
+        create_flow = form.cleaned_data["create_flow"]
+        if create_flow and not request.user.has_perm("machines.add_flow"):
+            raise PermissionDenied
+        try:
+            machine = services.machine_create(
+                data=form.cleaned_data["document"], user=request.user, create_flow=create_flow
+            )
+        except PlatformError as exc:
+            form.add_error(None, exc.message)
+            problems = exc.details.get("problems", [])
+        else:
+            messages.success(request, gettext("Imported %s as a testing machine.") % machine)
+            return redirect(_change_url(machine))
+    return _render(
+        admin,
+        request,
+        "admin/machines/machine/import.html",
+        None,
+        gettext("Import a machine"),
+        form=form,
+        problems=problems,
+    )
