@@ -124,6 +124,8 @@ def api_exception_handler(exc, context):
         exc = _database_error(exc) or exc
     if isinstance(exc, RequestDataTooBig):
         exc = ValidationError("The request body is too large.")
+    if isinstance(exc, RecursionError):  # the JSON parser on a body nested ~1000 levels deep
+        exc = ValidationError("The request body is nested too deeply.")
     if isinstance(exc, PlatformError):
         response = Response(_body(exc.code, exc.message, exc.details), status=exc.status_code)
         if getattr(exc, "retry_after", None):

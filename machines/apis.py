@@ -61,12 +61,17 @@ class MachineListCreateApi(DesignApi):
         createdAt = serializers.DateTimeField(source="created_at")
         updatedAt = serializers.DateTimeField(source="updated_at")
 
-    @extend_schema(
-        parameters=[OpenApiParameter("flow", str, description="flow code or id")],
-        responses=OutputSerializer(many=True),
-    )
+    class FilterSerializer(serializers.Serializer):
+        # A slug is ASCII: "²" passes str.isdigit() but is no id and no code.
+        flow = serializers.SlugField(
+            required=False, allow_blank=True, max_length=100, help_text="flow code or id"
+        )
+
+    @extend_schema(parameters=[FilterSerializer], responses=OutputSerializer(many=True))
     def get(self, request):
-        machines = selectors.machine_list(flow=request.query_params.get("flow"))
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        machines = selectors.machine_list(flow=filters.validated_data.get("flow"))
         return Response(self.OutputSerializer(machines, many=True).data)
 
     @extend_schema(request=MachineIn, responses={201: SEED})

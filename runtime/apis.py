@@ -19,12 +19,41 @@ from runtime.simulation import outcome
 
 OUTCOME = inline_serializer("EventOutcome", {"eventId": serializers.IntegerField()})
 MAX_KEY = 200
+MAX_CONTEXT_DEPTH = 32
 
 
 def _json_object(value):
     if not isinstance(value, dict):
         raise serializers.ValidationError("Must be a JSON object.")
+    _check_storable(value)
     return value
+
+
+def _check_storable(value) -> None:
+    """Refuse what the database or the JSON encoder cannot take, before it is a 500.
+
+    PostgreSQL's jsonb refuses NUL characters, no UTF-8 encoder takes a lone surrogate, and
+    encoding a deeply nested value runs out of stack. Iterative, so depth cannot hurt here.
+    """
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_CONTEXT_DEPTH:
+            raise serializers.ValidationError(f"Nested deeper than {MAX_CONTEXT_DEPTH} levels.")
+        if isinstance(item, dict):
+            stack += [(key, depth) for key in item] + [(v, depth + 1) for v in item.values()]
+        elif isinstance(item, list):
+            stack += [(v, depth + 1) for v in item]
+        elif isinstance(item, str) and ("\x00" in item or not _encodable(item)):
+            raise serializers.ValidationError("Text may not hold NUL or lone surrogate characters.")
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class ContextField(serializers.JSONField):
@@ -61,14 +90,15 @@ class InstanceListCreateApi(APIView):
         context = ContextField()
         smId = serializers.IntegerField(required=False, allow_null=True, default=None)
 
-    @extend_schema(
-        parameters=[OpenApiParameter("flow", str), OpenApiParameter("businessKey", str)],
-        responses=InstanceOutputSerializer(many=True),
-    )
+    class FilterSerializer(serializers.Serializer):
+        flow = serializers.CharField(required=False, allow_blank=True, max_length=100)
+        businessKey = serializers.CharField(required=False, allow_blank=True, max_length=MAX_KEY)
+
+    @extend_schema(parameters=[FilterSerializer], responses=InstanceOutputSerializer(many=True))
     def get(self, request):
+        filters = _valid(self.FilterSerializer, request.query_params)
         instances = selectors.instance_list(
-            flow=request.query_params.get("flow"),
-            business_key=request.query_params.get("businessKey"),
+            flow=filters.get("flow"), business_key=filters.get("businessKey")
         )
         return Response(InstanceOutputSerializer(instances[:500], many=True).data)
 
@@ -100,11 +130,12 @@ class InstanceEventFireApi(APIView):
         expectedState = serializers.CharField(max_length=100, required=False, default=None)
         callbackUrl = serializers.URLField(required=False, max_length=2000)
 
-        # Named async_ because async is a keyword; the JSON key is "async".
-        def to_internal_value(self, data):
-            value = super().to_internal_value(data)
-            value["async"] = serializers.BooleanField().to_internal_value(data.get("async", False))
-            return value
+        def get_fields(self):
+            fields = super().get_fields()
+            # "async" is a Python keyword, so it cannot be a class attribute; it is a real field
+            # all the same: validated like the others and listed in the OpenAPI schema.
+            fields["async"] = serializers.BooleanField(required=False, default=False)
+            return fields
 
     @extend_schema(request=InputSerializer, responses={200: OUTCOME})
     def post(self, request, instance_id):
@@ -158,12 +189,13 @@ class InstanceEventsAvailableApi(APIView):
 
 class InstanceHistoryApi(APIView):
     class OutputSerializer(serializers.Serializer):
-        event = serializers.CharField()
-        fromState = serializers.CharField(source="from_state")
+        # The first row (the instance's creation) has no event, source state or transition.
+        event = serializers.CharField(allow_null=True)
+        fromState = serializers.CharField(source="from_state", allow_null=True)
         toState = serializers.CharField(source="to_state")
-        transitionId = serializers.IntegerField(source="transition_id")
+        transitionId = serializers.IntegerField(source="transition_id", allow_null=True)
         at = serializers.DateTimeField()
-        requestId = serializers.CharField(source="request_id")
+        requestId = serializers.CharField(source="request_id", allow_null=True)
 
     @extend_schema(responses=OutputSerializer(many=True))
     def get(self, request, instance_id):
@@ -179,8 +211,8 @@ class EventDetailApi(APIView):
             {
                 "id": serializers.IntegerField(),
                 "status": serializers.CharField(),
-                "result": serializers.JSONField(),
-                "error": serializers.JSONField(),
+                "result": serializers.JSONField(required=False),
+                "error": serializers.JSONField(required=False),
             },
         )
     )

@@ -317,3 +317,28 @@ def test_the_expression_check_explains_a_bad_expression(designer, expression):
     body = response.json()
     assert body["ok"] is False
     assert body["error"]["message"]
+
+
+@pytest.mark.parametrize("flow", ["²", "a\x00b", "no slug"], ids=["superscript", "nul", "space"])
+def test_a_machine_filter_that_is_neither_a_code_nor_an_id_is_a_validation_error(designer, flow):
+    response = designer.get("/api/v1/machines/", {"flow": flow})
+    assert (response.status_code, response.json()["code"]) == (400, "VALIDATION_ERROR")
+
+
+@pytest.mark.parametrize(
+    "part, field, value",
+    [
+        ("smTransitions", "timerSeconds", -5),
+        ("smTransitions", "timerSeconds", 10**30),
+        ("smTransitions", "caseOrder", 10**30),
+        ("smInfo", "version", 10**30),
+    ],
+)
+def test_seed_integers_out_of_range_are_validation_errors(designer, seed, part, field, value):
+    doc = seed("audit")
+    Flow.objects.create(code="audit", name="Audit")
+    (doc[part][0] if part == "smTransitions" else doc[part])[field] = value
+    before = _counts()
+    response = designer.post("/api/v1/machines/", doc, format="json")
+    assert (response.status_code, response.json()["code"]) == (400, "VALIDATION_ERROR")
+    assert _counts() == before

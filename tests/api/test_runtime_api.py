@@ -234,3 +234,43 @@ def test_the_runtime_api_needs_a_token(anonymous, examples):
         "/api/v1/instances/", {"flow": "audit", "businessKey": "x"}, format="json"
     )
     assert response.status_code == 401
+
+
+@pytest.mark.parametrize(
+    "raw, path",
+    [
+        ('{"event": "E1", "async": []}', "async"),
+        ('{"event": "E1", "async": "maybe"}', "async"),
+        ('{"event": "E1", "context": {"note": "a\\u0000b"}}', "context"),
+        ('{"event": "E1", "context": {"a\\u0000": 1}}', "context"),
+        ('{"event": "E1", "context": {"note": "\\ud800"}}', "context"),
+        ('{"event": "E1", "context": {"deep": ' + "[" * 40 + "]" * 40 + "}}", "context"),
+    ],
+    ids=["async-list", "async-word", "nul-value", "nul-key", "lone-surrogate", "too-deep"],
+)
+def test_bodies_the_database_cannot_store_are_validation_errors(business, examples, raw, path):
+    instance = _new(business)
+    before = footprint(instance["id"])
+    response = business.post(
+        f"/api/v1/instances/{instance['id']}/events/", raw, content_type="application/json"
+    )
+    assert (response.status_code, response.json()["code"]) == (400, "VALIDATION_ERROR")
+    assert path in [p["path"] for p in response.json()["details"]["problems"]]
+    assert footprint(instance["id"]) == before
+
+
+def test_a_body_nested_too_deeply_to_parse_is_a_validation_error(business, examples):
+    instance = _new(business)
+    before = footprint(instance["id"])
+    raw = '{"event": "E1", "context": {"deep": ' + "[" * 5000 + "]" * 5000 + "}}"
+    response = business.post(
+        f"/api/v1/instances/{instance['id']}/events/", raw, content_type="application/json"
+    )
+    assert (response.status_code, response.json()["code"]) == (400, "VALIDATION_ERROR")
+    assert footprint(instance["id"]) == before
+
+
+@pytest.mark.parametrize("params", [{"flow": "a\x00b"}, {"businessKey": "a\x00b"}])
+def test_an_instance_filter_with_a_nul_character_is_a_validation_error(business, params):
+    response = business.get("/api/v1/instances/", params)
+    assert (response.status_code, response.json()["code"]) == (400, "VALIDATION_ERROR")
