@@ -2,6 +2,7 @@
 # A throwaway PostgreSQL for development and tests.
 #   platform/postgres.sh start   -> starts it (if not running) and prints: export DATABASE_URL=...
 #   platform/postgres.sh stop    -> stops it and removes its data
+#   platform/postgres.sh restart -> restarts the running server, keeping its data (outage tests)
 # PostgreSQL refuses to run as root, so as root it runs as the 'postgres' user.
 set -euo pipefail
 
@@ -27,9 +28,12 @@ case "${1:-start}" in
     fi
     echo "export DATABASE_URL=$URL"
     ;;
+  restart)
+    as_owner "$BIN/pg_ctl" -D "$DATA" -l "$DATA/server.log" -m fast -w restart >/dev/null
+    ;;
   stop)
     as_owner "$BIN/pg_ctl" -D "$DATA" -m fast stop >/dev/null 2>&1 || true
     rm -rf "$DATA"
     ;;
-  *) echo "usage: $0 start|stop" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|restart" >&2; exit 2 ;;
 esac
