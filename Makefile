@@ -17,7 +17,7 @@ format: install
 	$(BIN)/ruff check --fix . && $(BIN)/ruff format .
 
 bench: install
-	$(BIN)/python bench/bench_rules.py
+	$(BIN)/pip install -qq -e '.[dev,bench]' && $(BIN)/python -m bench
 
 worker: install
 	$(BIN)/celery -A config worker --loglevel=info

@@ -1,0 +1,143 @@
+"""What the suite starts on loopback, and how it always stops it: PostgreSQL and gunicorn.
+
+Every child is started in its own session (so a Ctrl-C reaches only the orchestrator, which
+then stops them in order) and stopped by its own process id at the end, on failure too.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+PG_SCRIPT = ROOT / "platform" / "postgres.sh"
+
+
+def free_port(start: int) -> int:
+    """The first port from `start` that nothing listens on."""
+    for port in range(start, start + 200):
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) != 0:
+                return port
+    raise RuntimeError(f"no free port in {start}..{start + 199}")
+
+
+class Children:
+    """The long-running processes the suite started; stop() ends them, newest first."""
+
+    def __init__(self, workdir: Path):
+        self.workdir = workdir
+        self.procs: list[tuple[str, subprocess.Popen]] = []
+        self.postgres_env: dict | None = None
+
+    def spawn(self, name: str, args: list[str], env: dict) -> subprocess.Popen:
+        log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 - closed with the child
+        proc = subprocess.Popen(
+            args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        log.close()
+        self.procs.append((name, proc))
+        return proc
+
+    def start(self, name: str, args: list[str], env: dict) -> subprocess.Popen:
+        """A short-lived child whose standard output is its answer (see finish)."""
+        log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 - closed with the child
+        proc = subprocess.Popen(
+            args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=log, start_new_session=True
+        )
+        log.close()
+        proc.name = name
+        self.procs.append((name, proc))
+        return proc
+
+    def finish(self, proc: subprocess.Popen, timeout: float) -> str:
+        """Wait for a child from start() and return its output; raise if it failed."""
+        try:
+            out, _ = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _end(proc)
+            raise RuntimeError(f"{proc.name} took longer than {timeout:.0f} s") from None
+        finally:
+            self.procs = [(n, p) for n, p in self.procs if p is not proc]
+        if proc.returncode != 0:
+            tail = (self.workdir / f"{proc.name}.log").read_text(errors="replace")[-1500:]
+            raise RuntimeError(f"{proc.name} exited with {proc.returncode}:\n{tail}")
+        return out.decode()
+
+    def start_postgres(self, port: int) -> str:
+        """Our own throwaway PostgreSQL (platform/postgres.sh) on `port`; its DATABASE_URL."""
+        env = {
+            **os.environ,
+            "PGPORT_TEST": str(port),
+            "PGDATA_TEST": f"/tmp/statecenter-bench-pg-{port}",
+        }
+        self.postgres_env = env
+        out = subprocess.run(
+            ["bash", str(PG_SCRIPT), "start"], env=env, check=True, capture_output=True, text=True
+        ).stdout
+        return out.strip().rsplit("=", 1)[1]
+
+    def stop(self) -> None:
+        for _, proc in reversed(self.procs):
+            if proc.poll() is None:
+                _end(proc)
+        self.procs.clear()
+        if self.postgres_env is not None:
+            subprocess.run(["bash", str(PG_SCRIPT), "stop"], env=self.postgres_env, check=False)
+            self.postgres_env = None
+
+
+def _end(proc: subprocess.Popen) -> None:
+    """SIGTERM to the child's own process group (gunicorn's workers too), then SIGKILL."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=10)
+    except ProcessLookupError:
+        return
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=5)
+
+
+def start_gunicorn(children: Children, name: str, *, port: int, env: dict, workers: int) -> str:
+    """gunicorn with platform/gunicorn.conf.py on 127.0.0.1:`port`; waits until it answers."""
+    env = {
+        **env,
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "WEB_CONCURRENCY": str(workers),
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+    }
+    # No control socket: gunicorn's default one is a single path per user, shared with any
+    # other gunicorn on the machine (make run, another engineer's bench).
+    args = [
+        PYTHON,
+        "-m",
+        "gunicorn",
+        "-c",
+        "platform/gunicorn.conf.py",
+        "--no-control-socket",
+        "config.wsgi",
+    ]
+    proc = children.spawn(name, args, env)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"gunicorn {name} exited; see {children.workdir / name}.log")
+        try:
+            urllib.request.urlopen(f"{url}/api/v1/instances/1/", timeout=1)  # noqa: S310
+        except urllib.error.HTTPError:
+            return url  # 401 without a token: it is serving
+        except OSError:
+            time.sleep(0.2)
+            continue
+        return url
+    raise RuntimeError(f"gunicorn {name} did not answer within 30 s")
