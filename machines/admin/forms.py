@@ -6,6 +6,7 @@ from django import forms
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from machines.admin.display import STATUS_LABELS
 from machines.models import Flow, Machine, State, Transition
 
 EXPRESSION_MAX = 2000  # the interchange format's limit (machines/interchange.py)
@@ -183,6 +184,8 @@ class DiffForm(forms.Form):
         versions = flow.machines.order_by("version")
         for name in ("a", "b"):
             self.fields[name].queryset = versions
-            self.fields[name].label_from_instance = lambda m: (
-                f"v{m.version} ({m.get_status_display()})"
-            )
+            self.fields[name].label_from_instance = _version_label
+
+
+def _version_label(machine) -> str:
+    return f"v{machine.version} ({STATUS_LABELS[machine.status]})"

@@ -1,7 +1,7 @@
 """The instance pages: search by flow and business key, see one on its diagram.
 
 Instances are read-only here (business systems change them through the runtime API); the
-one action is replaying a failed async event, through runtime.services.event_replay.
+one action is replaying a failed async event, through runtime.async_events.event_replay.
 """
 
 from django.contrib import admin, messages
@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from config.exceptions import PlatformError
 from machines import selectors
 from machines.admin.display import STATUS_LABELS, highlighted_mermaid
+from runtime.async_events import event_replay
 from runtime.models import EventRecord, Instance
 
 PENDING = (EventRecord.Status.ACCEPTED, EventRecord.Status.PROCESSING, EventRecord.Status.FAILED)
@@ -69,7 +70,7 @@ class InstanceAdmin(admin.ModelAdmin):
         ]
 
     def replay_view(self, request, object_id, event_id):
-        """Queue a failed async event again (runtime.services.event_replay)."""
+        """Queue a failed async event again, with fresh attempts."""
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         if not request.user.has_perm("runtime.change_instance"):
@@ -77,17 +78,10 @@ class InstanceAdmin(admin.ModelAdmin):
         record = EventRecord.objects.filter(pk=event_id, instance_id=object_id).first()
         if record is None:
             raise Http404
-        # Imported here: event_replay arrives with the async runtime (issue 5).
-        from runtime import services as runtime_services
-
-        replay = getattr(runtime_services, "event_replay", None)
-        if replay is None:
-            messages.error(request, gettext("Replaying events is not available yet."))
+        try:
+            event_replay(record=record)
+        except PlatformError as exc:
+            messages.error(request, exc.message)
         else:
-            try:
-                replay(event=record)
-            except PlatformError as exc:
-                messages.error(request, exc.message)
-            else:
-                messages.success(request, gettext("Event %s was queued again.") % record.pk)
+            messages.success(request, gettext("Event %s was queued again.") % record.pk)
         return HttpResponseRedirect(reverse("admin:runtime_instance_change", args=[object_id]))

@@ -256,38 +256,54 @@ def test_the_instance_page_shows_its_state_on_the_diagram_and_its_history(admin_
     assert 'id="sc-history"' in response.content.decode()
 
 
-def test_failed_async_events_are_listed_with_a_replay_button(admin_client, instance, monkeypatch):
-    record = EventRecord.objects.create(
-        instance=instance,
-        event="E2",
-        fingerprint="x",
-        status=EventRecord.Status.FAILED,
-        error={"code": "ACTION_FAILED", "message": "the callback answered 500"},
+def failed_async_event(instance, **fields):
+    fields = {
+        "status": EventRecord.Status.FAILED,
+        "error": {"code": "ACTION_FAILED", "message": "the callback answered 500"},
+        **fields,
+    }
+    return EventRecord.objects.create(
+        instance=instance, event="E2", fingerprint="x", is_async=True, **fields
     )
+
+
+def test_failed_async_events_are_listed_and_replayed_with_the_button(admin_client, instance):
+    record = failed_async_event(instance, attempts=5)
     page = admin_client.get(reverse("admin:runtime_instance_change", args=[instance.pk]))
     assert "the callback answered 500" in page.content.decode()
     assert 'class="sc-replay"' in page.content.decode()
 
-    replayed = []
-    monkeypatch.setattr(
-        "runtime.services.event_replay", lambda *, event: replayed.append(event.pk), raising=False
-    )
     replay_url = reverse("admin:runtime_instance_replay", args=[instance.pk, record.pk])
     response = admin_client.post(replay_url, follow=True)
 
-    assert replayed == [record.pk]
+    record.refresh_from_db()
+    assert (record.status, record.attempts) == (EventRecord.Status.ACCEPTED, 0)
     assert f"Event {record.pk} was queued again." in response.content.decode()
+
+
+def test_replaying_an_event_that_has_not_failed_says_why_and_changes_nothing(
+    admin_client, instance
+):
+    record = failed_async_event(instance, status=EventRecord.Status.PROCESSING)
+    page = admin_client.get(reverse("admin:runtime_instance_change", args=[instance.pk]))
+    assert 'class="sc-replay"' not in page.content.decode()
+
+    replay_url = reverse("admin:runtime_instance_replay", args=[instance.pk, record.pk])
+    response = admin_client.post(replay_url, follow=True)
+
+    record.refresh_from_db()
+    assert record.status == EventRecord.Status.PROCESSING
+    assert "Only a failed async event can be replayed." in response.content.decode()
 
 
 def test_replay_needs_the_change_permission_on_instances(client, instance):
     client.force_login(staff_user("dana", *DESIGNER_PERMISSIONS))
-    record = EventRecord.objects.create(
-        instance=instance, event="E2", fingerprint="x", status=EventRecord.Status.FAILED
-    )
+    record = failed_async_event(instance)
 
     response = client.post(reverse("admin:runtime_instance_replay", args=[instance.pk, record.pk]))
 
-    assert response.status_code == 403
+    record.refresh_from_db()
+    assert response.status_code == 403 and record.status == EventRecord.Status.FAILED
 
 
 # Languages ---------------------------------------------------------------------------------
