@@ -34,6 +34,13 @@ class MachineForm(forms.ModelForm):
         fields = ("flow", "version")
         help_texts = {"flow": _("flowId: the flow this machine is a version of.")}
 
+    def clean(self):
+        data = super().clean()
+        flow, version = data.get("flow"), data.get("version")
+        if flow and version and flow.machines.filter(version=version).exists():
+            self.add_error("version", gettext("This flow already has a version %d.") % version)
+        return data
+
 
 class StateForm(forms.ModelForm):
     class Meta:

@@ -8,6 +8,7 @@ steps live on extra pages (machines/admin/pages.py).
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
@@ -238,16 +239,12 @@ class MachineAdmin(admin.ModelAdmin):
     def delete_model(self, request, obj):
         services.machine_delete(machine=obj)
 
+    # Django's delete pages refuse frozen versions and ones with instances beforehand; the
+    # service checks again under lock, and one transaction keeps a selection all or nothing.
+    @transaction.atomic
     def delete_queryset(self, request, queryset):
         for machine in queryset:
             services.machine_delete(machine=machine)
-
-    def delete_view(self, request, object_id, extra_context=None):
-        try:
-            return super().delete_view(request, object_id, extra_context)
-        except PlatformError as exc:
-            self.message_user(request, exc.message, messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
 
 
 def seed_document(form, formsets) -> dict:

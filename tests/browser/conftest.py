@@ -12,10 +12,6 @@ from urllib.parse import urlsplit
 
 import pytest
 
-# Playwright's sync API keeps an event loop running in this thread; the ORM calls the tests
-# make between page steps are ordinary blocking calls, so Django's async guard must step aside.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
@@ -41,8 +37,9 @@ def _missing() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """Chromium for one test module; closed after it, which stops Playwright's event loop."""
     missing = _missing()
     if missing:
         if os.environ.get("CI") == "true":
@@ -50,7 +47,11 @@ def browser():
         pytest.skip(f"browser tests need Chromium and playwright: {missing}")
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
+    # Playwright's sync API runs an event loop in this thread while it is open; the ORM calls
+    # the tests make between page steps are plain blocking calls, so Django's async guard
+    # steps aside, for these tests only (subprocesses of other tests must not inherit it).
+    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()

@@ -60,6 +60,17 @@ def test_a_designer_builds_a_machine_with_the_add_form_and_the_service_stores_it
     assert transition.roles == "1,2" and transition.guard_condition is None
 
 
+def test_a_version_the_flow_already_has_is_refused_on_the_add_form(designer_client):
+    existing = draft()
+    data = {**definition_post(STATES, TRANSITIONS, flow=existing.flow), "version": "1"}
+
+    response = designer_client.post(reverse("admin:machines_machine_add"), data)
+
+    assert response.status_code == 200
+    assert "This flow already has a version 1." in response.content.decode()
+    assert Machine.objects.count() == 1
+
+
 def test_saving_the_change_form_replaces_the_definition_and_bumps_the_revision(designer_client):
     machine = services.machine_create(data=small_seed(), create_flow=True)
     states = [*STATES, {"value": "LOST", "desc": "gone"}]
@@ -242,6 +253,25 @@ def test_a_testing_machine_is_deleted_through_the_service_and_a_frozen_one_canno
 
     assert not Machine.objects.filter(pk=testing.pk).exists()
     assert refused.status_code == 403 and Machine.objects.filter(pk=frozen.pk).exists()
+
+
+def test_deleting_a_selection_deletes_all_of_it_or_none_of_it(publisher_client):
+    from runtime.services import instance_create
+
+    unused = services.machine_create(data=small_seed("other"), create_flow=True)
+    running = draft()  # a valid draft can run instances, which keep it from being deleted
+    instance_create(flow_code="design-example", business_key="k1", sm_id=running.pk)
+    selection = {"action": "delete_selected", "_selected_action": [unused.pk, running.pk]}
+    changelist = reverse("admin:machines_machine_changelist")
+
+    response = publisher_client.post(changelist, {**selection, "post": "yes"}, follow=True)
+
+    assert "Cannot delete machines" in response.content.decode()
+    assert Machine.objects.filter(pk__in=[unused.pk, running.pk]).count() == 2
+    frozen = services.machine_publish(machine=draft("audit"))
+    selection["_selected_action"] = [unused.pk, frozen.pk]
+    assert publisher_client.post(changelist, {**selection, "post": "yes"}).status_code == 403
+    assert Machine.objects.filter(pk=unused.pk).exists()
 
 
 def test_a_flow_is_created_with_the_admin_form_and_not_edited_afterwards(designer_client):
