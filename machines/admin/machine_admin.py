@@ -20,6 +20,7 @@ from machines import services
 from machines.admin import pages
 from machines.admin.display import STATUS_LABELS, machine_report, problems_by_place
 from machines.admin.forms import MachineForm, StateForm, TransitionForm
+from machines.admin.steps import available_steps
 from machines.interchange import NO, YES
 from machines.models import Machine, State, Transition
 
@@ -182,7 +183,7 @@ class MachineAdmin(admin.ModelAdmin):
             report=report,
             problems=list(report.errors + report.warnings) if report else [],
             status_label=STATUS_LABELS[obj.status] if obj is not None else "",
-            steps=pages.available_steps(self, request, obj) if obj is not None else [],
+            steps=available_steps(self, request, obj) if obj is not None else [],
             state_values=[s.value for s in obj.states.all()] if obj is not None else [],
         )
         return super().render_change_form(request, context, add, change, form_url, obj)

@@ -6,7 +6,6 @@ nothing).
 """
 
 import json
-from dataclasses import dataclass
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -15,7 +14,6 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.translation import gettext
-from django.utils.translation import gettext_lazy as _
 
 from config.exceptions import PlatformError, ValidationError
 from machines import selectors, services
@@ -27,100 +25,10 @@ from machines.admin.display import (
     table_rows,
 )
 from machines.admin.forms import ImportForm
+from machines.admin.steps import STEPS, available_steps, may
 from machines.diagrams import render_mermaid
 from machines.models import Machine
 from runtime.services import machine_simulate
-
-Status = Machine.Status
-
-
-@dataclass(frozen=True)
-class Step:
-    name: str
-    label: str
-    permission: str | None  # None: whoever may see the machine
-    statuses: frozenset
-    question: str = ""
-    done: str = ""
-    service: str = ""  # the name of the machines.services function
-
-
-STEPS = {
-    step.name: step
-    for step in (
-        Step("validate", _("Validate"), None, frozenset({Status.TESTING})),
-        Step(
-            "publish",
-            _("Publish"),
-            "machines.publish_machine",
-            frozenset({Status.TESTING}),
-            _(
-                "Publish %(machine)s? It is validated first. Once published it is frozen: "
-                "further changes need a new version."
-            ),
-            _("%(machine)s is published."),
-            "machine_publish",
-        ),
-        Step(
-            "online",
-            _("Put online"),
-            "machines.publish_machine",
-            frozenset({Status.PUBLISHED}),
-            _(
-                "Put %(machine)s online? New instances of flow %(flow)s will start on it; the "
-                "version online now goes back to published."
-            ),
-            _("%(machine)s is online."),
-            "machine_online",
-        ),
-        Step(
-            "disable",
-            _("Disable"),
-            "machines.publish_machine",
-            frozenset({Status.PUBLISHED, Status.ONLINE}),
-            _("Disable %(machine)s? It starts no new instances; running ones carry on."),
-            _("%(machine)s is disabled."),
-            "machine_disable",
-        ),
-        Step(
-            "enable",
-            _("Enable"),
-            "machines.publish_machine",
-            frozenset({Status.DISABLED}),
-            _("Enable %(machine)s again? It goes back to published."),
-            _("%(machine)s is published again."),
-            "machine_enable",
-        ),
-        Step(
-            "new-version",
-            _("New version"),
-            "machines.add_machine",
-            frozenset(Status),
-            _("Make a new testing version of flow %(flow)s, a copy of %(machine)s?"),
-            _("%(machine)s is a new testing version."),
-            "machine_new_version",
-        ),
-    )
-}
-
-
-def _may(admin, request, step: Step, machine) -> bool:
-    if step.permission is None:
-        return admin.has_view_or_change_permission(request, machine)
-    return request.user.has_perm(step.permission)
-
-
-def available_steps(admin, request, machine) -> list[dict]:
-    """The lifecycle buttons this user may press on this machine now."""
-    return [
-        {
-            "name": step.name,
-            "label": step.label,
-            "url": reverse("admin:machines_machine_step", args=[machine.pk, step.name]),
-        }
-        for step in STEPS.values()
-        if machine.status in step.statuses and _may(admin, request, step, machine)
-    ]
 
 
 def _machine(admin, request, object_id) -> Machine:
@@ -266,7 +174,7 @@ def step(admin, request, object_id, step):
     spec = STEPS.get(step)
     if spec is None:
         raise Http404(gettext("No such step."))
-    if not _may(admin, request, spec, machine):
+    if not may(admin, request, spec, machine):
         raise PermissionDenied
     if spec.name == "validate":
         _say_validation(request, machine)
