@@ -4,6 +4,7 @@ With nothing set, the platform runs on a SQLite file and a Celery transport that
 server (files under var/). `.env.example` lists every variable.
 """
 
+import os
 from pathlib import Path
 
 import environ
@@ -89,6 +90,9 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     VAR_DIR.mkdir(exist_ok=True)
+    # A file, not memory, so a worker process started by the tests can share it; one per test
+    # run, so runs side by side never meet.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
     # Writers wait for the lock instead of failing at once; the lock serialises events (DESIGN 7).
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
@@ -144,12 +148,14 @@ SPECTACULAR_SETTINGS = {
 
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
 if CELERY_BROKER_URL == "filesystem://":
-    _queue = VAR_DIR / "queue"
+    _queue = Path(env("CELERY_QUEUE_DIR", default=str(VAR_DIR / "queue")))
+    _queue.mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_queue),
         "data_folder_out": str(_queue),
         "processed_folder": str(VAR_DIR / "queue-processed"),
         "store_processed": False,
+        "polling_interval": 0.1,  # seconds between looks at the folder when it is empty
     }
 # Workers: JSON only; a task is acknowledged after it ran, and a killed worker's task goes
 # back to the queue. What matters survives without them: the work lives in the database.

@@ -26,8 +26,18 @@ def _text(max_length: int, **kwargs):
     )
 
 
+INT_MAX = 2**31 - 1  # what the database columns hold
+ID_MAX = 2**63 - 1
+
+
 def _int(**kwargs):
+    kwargs.setdefault("min_value", -INT_MAX)
+    kwargs.setdefault("max_value", INT_MAX)
     return serializers.IntegerField(required=False, allow_null=True, default=None, **kwargs)
+
+
+def _id():
+    return _int(min_value=1, max_value=ID_MAX)
 
 
 class _StrictSerializer(serializers.Serializer):
@@ -42,8 +52,8 @@ class _StrictSerializer(serializers.Serializer):
 
 
 class InfoIn(_StrictSerializer):
-    smId = _int()
-    flowId = _int()
+    smId = _id()
+    flowId = _id()
     flowCode = serializers.SlugField(max_length=100, required=False, allow_null=True, default=None)
     version = _int(min_value=1)
     smStatus = serializers.ChoiceField([1, 2, 3, 4], required=False, allow_null=True)
@@ -52,8 +62,8 @@ class InfoIn(_StrictSerializer):
 
 
 class StateIn(_StrictSerializer):
-    stateId = _int()
-    smId = _int()
+    stateId = _id()
+    smId = _id()
     stateValue = serializers.CharField(max_length=100, trim_whitespace=False)
     stateDesc = _text(500)
     stateType = serializers.ChoiceField([NORMAL, CHOICE], required=False, default=NORMAL)
@@ -62,8 +72,8 @@ class StateIn(_StrictSerializer):
 
 
 class TransitionIn(_StrictSerializer):
-    transitionId = _int()
-    smId = _int()
+    transitionId = _id()
+    smId = _id()
     transitionDesc = _text(500)
     eventValue = _text(100)
     eventDesc = _text(500)
@@ -76,7 +86,7 @@ class TransitionIn(_StrictSerializer):
     sourceState = serializers.CharField(max_length=100, trim_whitespace=False)
     targetState = serializers.CharField(max_length=100, trim_whitespace=False)
     transitionAction = _text(2000)
-    timerSeconds = _int()
+    timerSeconds = _int(min_value=1)
 
 
 class MachineIn(_StrictSerializer):

@@ -13,11 +13,16 @@ from clients.permissions import IsDesigner, is_designer
 from config.exceptions import ValidationError
 from machines.compiled import compiled_machine
 from machines.selectors import flow_get, machine_get
-from runtime import engine, selectors, services
+from runtime import async_events, engine, selectors, services, subscriptions
+from runtime.apply import event_outcome, instance_names
 from runtime.exceptions import RoleForbidden
 from runtime.simulation import outcome
+from runtime.subscriptions import callback_url_check
 
 OUTCOME = inline_serializer("EventOutcome", {"eventId": serializers.IntegerField()})
+ACCEPTED = inline_serializer(
+    "EventAccepted", {"eventId": serializers.IntegerField(), "status": serializers.CharField()}
+)
 MAX_KEY = 200
 MAX_CONTEXT_DEPTH = 32
 
@@ -137,18 +142,34 @@ class InstanceEventFireApi(APIView):
             fields["async"] = serializers.BooleanField(required=False, default=False)
             return fields
 
-    @extend_schema(request=InputSerializer, responses={200: OUTCOME})
+    @extend_schema(request=InputSerializer, responses={200: OUTCOME, 202: ACCEPTED})
     def post(self, request, instance_id):
         data = _valid(self.InputSerializer, request.data)
-        if data["async"] or data.get("callbackUrl"):
+        role = _acting_role(request, data["role"])
+        callback_url = data.get("callbackUrl")
+        if callback_url and not data["async"]:
             raise ValidationError(
-                "Async events are not available yet; send the event without async.",
-                {"problems": [{"path": "async", "message": "Not supported yet."}]},
+                "callbackUrl needs async: true; a sync event answers in the response.",
+                {"problems": [{"path": "callbackUrl", "message": "Only for async events."}]},
             )
+        if data["async"]:
+            if callback_url:
+                callback_url_check(callback_url, path="callbackUrl")
+            record = async_events.event_accept(
+                instance_id=instance_id,
+                event=data["event"],
+                role=role,
+                context=data["context"],
+                request_id=data["requestId"],
+                expected_state=data["expectedState"],
+                callback_url=callback_url,
+            )
+            body = {"eventId": record.pk, "status": record.status}
+            return Response(body, status=status.HTTP_202_ACCEPTED)
         result = services.instance_event_fire(
             instance_id=instance_id,
             event=data["event"],
-            role=_acting_role(request, data["role"]),
+            role=role,
             context=data["context"],
             request_id=data["requestId"],
             expected_state=data["expectedState"],
@@ -179,7 +200,7 @@ class InstanceEventsAvailableApi(APIView):
             role=role,
             context=instance.context,
             event_counts=instance.event_counts,
-            instance=services.instance_names(instance),
+            instance=instance_names(instance),
         )
         if explain:
             return Response(verdicts)
@@ -219,8 +240,10 @@ class EventDetailApi(APIView):
     def get(self, request, event_id):
         record = selectors.event_get(event_id=event_id)
         body = {"id": record.pk, "status": record.status}
+        if record.is_async:
+            body["attempts"] = record.attempts
         if record.result is not None:
-            body["result"] = services.event_outcome(record)
+            body["result"] = event_outcome(record)
         if record.error is not None:
             body["error"] = record.error
         return Response(body)
@@ -298,6 +321,62 @@ class InstanceMigrateApi(APIView):
         data = _valid(self.InputSerializer, request.data)
         instance = services.instance_migrate(instance_id=instance_id, sm_id=data["smId"])
         return Response(InstanceOutputSerializer(instance).data)
+
+
+class EventReplayApi(APIView):
+    """Put a failed async event back in line; the caller follows it at GET /events/{id}/."""
+
+    @extend_schema(request=None, responses={202: ACCEPTED})
+    def post(self, request, event_id):
+        record = async_events.event_replay(record=selectors.event_get(event_id=event_id))
+        body = {"eventId": record.pk, "status": record.status}
+        return Response(body, status=status.HTTP_202_ACCEPTED)
+
+
+class SubscriptionOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="pk")
+    flow = serializers.CharField(source="flow.code")
+    url = serializers.CharField()
+    states = serializers.ListField(child=serializers.CharField(), allow_null=True)
+    active = serializers.BooleanField()
+
+
+class SubscriptionListCreateApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        flow = serializers.SlugField(max_length=100)
+        url = serializers.URLField(max_length=2000)
+        states = serializers.ListField(
+            child=serializers.CharField(max_length=100),
+            required=False,
+            allow_null=True,
+            default=None,
+            max_length=500,
+        )
+
+    @extend_schema(
+        parameters=[OpenApiParameter("flow", str)],
+        responses=SubscriptionOutputSerializer(many=True),
+    )
+    def get(self, request):
+        found = selectors.subscription_list(flow=request.query_params.get("flow"))
+        return Response(SubscriptionOutputSerializer(found, many=True).data)
+
+    @extend_schema(request=InputSerializer, responses={201: SubscriptionOutputSerializer})
+    def post(self, request):
+        data = _valid(self.InputSerializer, request.data)
+        subscription = subscriptions.subscription_create(
+            flow_code=data["flow"], url=data["url"], states=data["states"]
+        )
+        return Response(
+            SubscriptionOutputSerializer(subscription).data, status=status.HTTP_201_CREATED
+        )
+
+
+class SubscriptionDeleteApi(APIView):
+    @extend_schema(responses={204: None})
+    def delete(self, request, subscription_id):
+        subscriptions.subscription_delete(subscription_id=subscription_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 def _valid(serializer_class, data) -> dict:

@@ -1,7 +1,7 @@
 from django.db.models import QuerySet
 
 from config.exceptions import NotFound
-from runtime.models import EventRecord, HistoryEntry, Instance
+from runtime.models import EventRecord, HistoryEntry, Instance, Subscription
 
 
 def instance_get(*, instance_id) -> Instance:
@@ -29,3 +29,8 @@ def event_get(*, event_id) -> EventRecord:
     if record is None:
         raise NotFound(f"No event with id {event_id}.", {"eventId": event_id})
     return record
+
+
+def subscription_list(*, flow: str | None = None) -> QuerySet[Subscription]:
+    subscriptions = Subscription.objects.select_related("flow").order_by("id")
+    return subscriptions.filter(flow__code=flow) if flow else subscriptions

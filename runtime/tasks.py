@@ -8,7 +8,7 @@ import logging
 
 from celery import shared_task
 
-from config.exceptions import PlatformError
+from config.exceptions import NotFound, PlatformError
 from runtime import async_events, outbox, sweep
 
 logger = logging.getLogger(__name__)
@@ -16,7 +16,10 @@ logger = logging.getLogger(__name__)
 
 @shared_task(name="runtime.process_instance")
 def process_instance(instance_id: int) -> None:
-    async_events.instance_events_process(instance_id=instance_id)
+    try:
+        async_events.instance_events_process(instance_id=instance_id)
+    except NotFound:  # deleted since: nothing left to do
+        logger.info("instance %s is gone; nothing to process", instance_id)
 
 
 @shared_task(name="runtime.send_deliveries")

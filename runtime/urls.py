@@ -26,6 +26,13 @@ urlpatterns = [
         name="instance-migrate",
     ),
     path("events/<int:event_id>/", apis.EventDetailApi.as_view(), name="event"),
+    path("events/<int:event_id>/replay", apis.EventReplayApi.as_view(), name="event-replay"),
+    path("subscriptions/", apis.SubscriptionListCreateApi.as_view(), name="subscriptions"),
+    path(
+        "subscriptions/<int:subscription_id>/",
+        apis.SubscriptionDeleteApi.as_view(),
+        name="subscription",
+    ),
     path("flows/<slug:code>/fire", apis.FlowFireApi.as_view(), name="flow-fire"),
     path("machines/<int:sm_id>/simulate", apis.MachineSimulateApi.as_view(), name="simulate"),
 ]

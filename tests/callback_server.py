@@ -36,6 +36,7 @@ class Script:
     redirect_to: str | None = None
     body: bytes = b""
     trickle: float = 0.0  # seconds between the body's bytes
+    headers: dict[str, str] = field(default_factory=dict)  # extra answer headers
 
     def next_status(self) -> int:
         """The status of the next answer."""
@@ -76,6 +77,7 @@ class CallbackServer:
         redirect_to: str | None = None,
         body: bytes | str = b"",
         trickle: float = 0.0,
+        headers: dict[str, str] | None = None,
     ) -> None:
         """Script the answers to a path (by default: 200, or 302 with redirect_to)."""
         if status is None:
@@ -87,6 +89,7 @@ class CallbackServer:
             redirect_to=redirect_to,
             body=body.encode() if isinstance(body, str) else body,
             trickle=trickle,
+            headers=dict(headers or {}),
         )
 
     def requests_to(self, path: str) -> list[Received]:
@@ -126,6 +129,8 @@ def _handler_for(server: CallbackServer) -> type[BaseHTTPRequestHandler]:
             self.send_response(status)
             if script.redirect_to:
                 self.send_header("Location", script.redirect_to)
+            for name, value in script.headers.items():
+                self.send_header(name, value)
             self.send_header("Content-Length", str(len(script.body)))
             self.end_headers()
             if not script.trickle:

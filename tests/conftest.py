@@ -8,11 +8,29 @@ missing PostgreSQL is a failure.
 import copy
 import json
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.callback_server"]
+pytest_plugins = ["tests.callback_server", "tests.worker"]
+
+
+def pytest_configure(config):
+    """A queue folder of this run's own, so test runs side by side never share messages."""
+    from django.conf import settings
+
+    from config.celery import app
+
+    if settings.CELERY_BROKER_URL == "filesystem://":
+        queue = tempfile.mkdtemp(prefix="statecenter-queue-")
+        os.environ["CELERY_QUEUE_DIR"] = queue  # inherited by the worker processes
+        app.conf.broker_transport_options = {
+            **app.conf.broker_transport_options,
+            "data_folder_in": queue,
+            "data_folder_out": queue,
+        }
+
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 EXAMPLE_NAMES = ("design-example", "audit", "server-lifecycle")

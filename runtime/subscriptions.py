@@ -1,0 +1,42 @@
+"""Subscribers: who hears of a flow's transitions (DESIGN.md section 6)."""
+
+from django.conf import settings
+from django.db import transaction
+
+from config.exceptions import NotFound, ValidationError
+from machines.models import Flow
+from runtime.callback_urls import url_problem
+from runtime.models import Subscription
+
+
+def callback_url_check(url: str, *, path: str) -> None:
+    """Refuse a callback URL the platform would never call (allow-list, metadata, ...)."""
+    problem = url_problem(url, settings.CALLBACK_ALLOWED_HOSTS)
+    if problem:
+        raise ValidationError(
+            f"{path}: {problem}.", {"problems": [{"path": path, "message": problem}]}
+        )
+
+
+@transaction.atomic
+def subscription_create(*, flow_code: str, url: str, states: list[str] | None) -> Subscription:
+    flow = Flow.objects.select_for_update().filter(code=flow_code).first()
+    if flow is None:
+        raise NotFound(f"No flow with code {flow_code!r}.", {"flow": flow_code})
+    callback_url_check(url, path="url")
+    subscription = Subscription.objects.create(flow=flow, url=url, states=states or None)
+    if not flow.has_subscribers:
+        flow.has_subscribers = True
+        flow.save(update_fields=["has_subscribers"])
+    return subscription
+
+
+@transaction.atomic
+def subscription_delete(*, subscription_id: int) -> None:
+    subscription = Subscription.objects.filter(pk=subscription_id).first()
+    if subscription is None:
+        raise NotFound(f"No subscription with id {subscription_id}.", {"id": subscription_id})
+    flow = Flow.objects.select_for_update().get(pk=subscription.flow_id)
+    subscription.delete()
+    flow.has_subscribers = flow.subscriptions.exists()
+    flow.save(update_fields=["has_subscribers"])
