@@ -37,6 +37,8 @@ EXAMPLE_NAMES = ("design-example", "audit", "server-lifecycle")
 
 
 def pytest_runtest_setup(item):
+    if item.get_closest_marker("redis"):
+        _require_redis()
     if not item.get_closest_marker("postgres"):
         return
     from django.db import connection
@@ -45,6 +47,16 @@ def pytest_runtest_setup(item):
         reason = "needs PostgreSQL: set DATABASE_URL=postgres://... (see README)"
         if os.environ.get("CI") == "true":
             pytest.fail(f"CI requires PostgreSQL for this test; {reason}")
+        pytest.skip(reason)
+
+
+def _require_redis():
+    from django.conf import settings
+
+    if not settings.CELERY_BROKER_URL.startswith("redis://"):
+        reason = "needs Redis: set CELERY_BROKER_URL=redis://... (platform/redis.sh start)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI requires Redis for this test; {reason}")
         pytest.skip(reason)
 
 

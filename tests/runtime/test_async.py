@@ -5,6 +5,9 @@ filesystem transport otherwise), with short retry, lease and sweep times (tests/
 """
 
 import json
+import os
+import subprocess
+import time
 
 import pytest
 from django.conf import settings
@@ -211,7 +214,7 @@ def test_an_event_that_kills_its_worker_every_time_fails_while_others_flow(
         if _done(bad):
             break
         seen = len(callback_server.requests_to("/poison"))
-        wait_for(lambda: len(callback_server.requests_to("/poison")) > seen or _done(bad), 30)
+        wait_for(lambda seen=seen: len(callback_server.requests_to("/poison")) > seen or _done(bad))
         if not _done(bad):
             worker.kill()
             worker = start_worker()
@@ -272,9 +275,35 @@ def test_a_timed_transition_never_fires_after_the_instance_left_the_state(busine
         f"/api/v1/instances/{instance.pk}/events/", {"event": "PASS"}, format="json"
     )
     assert response.status_code == 200
-    import time
-
-    time.sleep(2.5)
+    time.sleep(2.5)  # past the timer's due time, and a few sweeps
     instance.refresh_from_db()
     assert instance.state == "DAD_PASS"
     assert not EventRecord.objects.filter(event="EXPIRE").exists()
+
+
+def _redis(command: str) -> None:
+    port = settings.CELERY_BROKER_URL.rsplit(":", 1)[1].split("/")[0]
+    subprocess.run(
+        ["bash", "platform/redis.sh", command],
+        cwd=settings.BASE_DIR,
+        env={**os.environ, "REDIS_PORT_TEST": port},
+        check=True,
+        capture_output=True,
+    )
+
+
+@pytest.mark.redis
+def test_with_the_broker_down_events_are_stored_first_and_applied_once_it_is_back(
+    business, worker
+):
+    instance = _design_instance()
+    _redis("stop")
+    try:
+        started = time.monotonic()
+        event_id = _fire_async(business, instance.pk, "E1")  # 202 only because it is stored
+        assert time.monotonic() - started < 10
+        assert _status(event_id) == "accepted"
+    finally:
+        _redis("start")
+    wait_for(lambda: _status(event_id) == "done", timeout=60)
+    assert Instance.objects.get(pk=instance.pk).state == "S1"
