@@ -34,11 +34,29 @@ class MachineForm(forms.ModelForm):
         fields = ("flow", "version")
         help_texts = {"flow": _("flowId: the flow this machine is a version of.")}
 
+    # The revision the designer's page showed: a save over someone else's newer one is refused.
+    seen_revision = forms.IntegerField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["seen_revision"].initial = self.instance.revision
+
     def clean(self):
         data = super().clean()
         flow, version = data.get("flow"), data.get("version")
         if flow and version and flow.machines.filter(version=version).exists():
             self.add_error("version", gettext("This flow already has a version %d.") % version)
+        seen = data.get("seen_revision")
+        if self.instance.pk and seen is not None:
+            current = Machine.objects.filter(pk=self.instance.pk).values_list("revision", flat=True)
+            if current.first() != seen:
+                raise forms.ValidationError(
+                    gettext(
+                        "Someone saved this machine after you opened it. Reload the page to "
+                        "see their version, then make your changes again."
+                    )
+                )
         return data
 
 

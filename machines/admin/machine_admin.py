@@ -49,7 +49,6 @@ def _problem_list(problems) -> str:
 class _DefinitionInline(admin.TabularInline):
     """States or transitions: editable while the machine is testing and the user may edit it."""
 
-    extra = 0
     readonly_fields = ("problems",)
 
     def get_extra(self, request, obj=None, **kwargs):
@@ -109,7 +108,7 @@ class TransitionInline(_DefinitionInline):
 class MachineAdmin(admin.ModelAdmin):
     form = MachineForm
     inlines = [StateInline, TransitionInline]
-    list_display = ("__str__", "status_label", "creator", "modifier", "updated_at", "pages")
+    list_display = ("__str__", "status_label", "creator", "modifier", "updated_at", "links")
     list_filter = ("status", "flow")
     search_fields = ("flow__code", "flow__name")
     list_select_related = ("flow",)
@@ -137,7 +136,7 @@ class MachineAdmin(admin.ModelAdmin):
         )
 
     @admin.display(description=_("Pages"))
-    def pages(self, obj):
+    def links(self, obj):
         links = (
             ("machines_machine_overview", _("diagram")),
             ("machines_machine_simulate", _("simulator")),

@@ -87,6 +87,21 @@ def test_saving_the_change_form_replaces_the_definition_and_bumps_the_revision(d
     assert machine.revision == 2 and machine.modifier == "dana"
 
 
+def test_a_save_over_a_newer_revision_is_refused_and_keeps_the_newer_one(designer_client):
+    machine = services.machine_create(data=small_seed(), create_flow=True)
+    page = designer_client.get(change_url(machine)).content.decode()
+    assert 'name="seen_revision" value="1"' in page
+    services.machine_replace(machine=machine, data=small_seed())  # someone else saves: r2
+
+    data = {**definition_post(STATES, TRANSITIONS, machine=machine), "seen_revision": "1"}
+    response = designer_client.post(change_url(machine), data)
+
+    assert response.status_code == 200
+    assert "Someone saved this machine after you opened it." in response.content.decode()
+    machine.refresh_from_db()
+    assert machine.revision == 2 and machine.states.count() == 4
+
+
 def test_a_duplicate_state_value_is_refused_on_the_form_and_nothing_changes(designer_client):
     machine = services.machine_create(data=small_seed(), create_flow=True)
     states = [{"value": "NEW"}, {"value": "NEW"}]
