@@ -24,7 +24,16 @@ from machines.admin.steps import available_steps
 from machines.interchange import NO, YES
 from machines.models import Machine, State, Transition
 
-INFO_FIELDS = ("flow", "version", "status_label", "revision", "creator", "modifier", "updated_at")
+INFO_FIELDS = (
+    "id",
+    "flow",
+    "version",
+    "status_label",
+    "revision",
+    "creator",
+    "modifier",
+    "updated_at",
+)
 
 
 def _problem_list(problems) -> str:
