@@ -20,7 +20,7 @@ bench: install
 	$(BIN)/pip install -qq -e '.[dev,bench]' && $(BIN)/python -m bench
 
 worker: install
-	$(BIN)/celery -A config worker --loglevel=info
+	$(BIN)/celery -A config worker --beat --loglevel=info
 
 install: $(VENV)/.installed
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make run`: migrate, load the example machines, make a login and a token, start the web
-# server on the embedded default (SQLite, no other server). Ctrl-C stops what it started.
+# server and a Celery worker (with its beat) on the embedded default: SQLite and the
+# filesystem broker, no other server. Ctrl-C stops what it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
@@ -18,7 +19,7 @@ TOKEN="$($BIN/python manage.py create_api_client demo --roles 1,2 --designer)"
 
 cat <<TXT
 
-  Statecenter is starting on http://127.0.0.1:$PORT/
+  Statecenter is starting on http://127.0.0.1:$PORT/ (web and worker)
     admin:     http://127.0.0.1:$PORT/admin/   (login $DJANGO_SUPERUSER_USERNAME / $DJANGO_SUPERUSER_PASSWORD)
     API docs:  http://127.0.0.1:$PORT/api/docs/
     API token: $TOKEN   (client 'demo', roles 1,2, designer)
@@ -27,5 +28,7 @@ cat <<TXT
 TXT
 
 trap 'trap - INT TERM EXIT; kill 0 2>/dev/null' INT TERM EXIT
+$BIN/celery -A config worker --beat --loglevel=INFO --concurrency=2 \
+  --schedule var/celerybeat-schedule &
 $BIN/gunicorn -c platform/gunicorn.conf.py config.wsgi &
 wait
