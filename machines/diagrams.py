@@ -133,18 +133,25 @@ def mermaid_ids(definition: Definition) -> dict[str, str]:
 
 
 def state_table(definition: Definition) -> dict:
-    """The state × event table: ``{states, events, cells: {state: {event: target}}}``."""
+    """The state × event table: ``{states, events, cells: {state: {event: target}}, timers}``.
+
+    ``timers`` maps a state to the events its timed transitions fire and after how many
+    seconds: ``{"UNPAID": {"EXPIRE": 1800}}``.
+    """
     states = [state.value for state in _unique_states(definition)]
     choices = {state.value for state in definition.states if state.is_choice}
     events: list[str] = []
     cells: dict[str, dict[str, str]] = {value: {} for value in states}
+    timers: dict[str, dict[str, int]] = {}
     for t in definition.transitions:
         if t.source not in cells or t.source in choices or not t.event:
             continue
         if t.event not in events:
             events.append(t.event)
         cells[t.source].setdefault(t.event, t.target)
-    return {"states": states, "events": events, "cells": cells}
+        if t.timer_seconds:
+            timers.setdefault(t.source, {})[t.event] = t.timer_seconds
+    return {"states": states, "events": events, "cells": cells, "timers": timers}
 
 
 # Shared ------------------------------------------------------------------------------------

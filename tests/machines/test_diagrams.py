@@ -9,7 +9,17 @@ from machines.diagrams import (
     render_plantuml,
     state_table,
 )
-from tests.machines.builders import EXAMPLE_NAMES, branch, choice, example, go, machine, state
+from tests.conftest import example_seed
+from tests.machines.builders import (
+    EXAMPLE_NAMES,
+    branch,
+    choice,
+    example,
+    from_seed,
+    go,
+    machine,
+    state,
+)
 
 # One line of what render_mermaid may print: anything else is a syntax risk.
 MERMAID_LINE = re.compile(
@@ -197,6 +207,7 @@ def test_it_tabulates_the_design_example():
             "C2": {},
             "S4": {},
         },
+        "timers": {},
     }
 
 
@@ -217,4 +228,11 @@ def test_its_table_leaves_out_choice_branches_and_keeps_the_first_of_a_repeated_
         "states": ["S1", "S2", "S3", "C1"],
         "events": ["E1"],
         "cells": {"S1": {"E1": "S2"}, "S2": {}, "S3": {}, "C1": {}},
+        "timers": {},
     }
+
+
+def test_its_table_shows_the_timed_transitions_of_each_state():
+    doc = example_seed("audit")
+    doc["smTransitions"][1]["timerSeconds"] = 1800  # APPLY -REJECT-> DAD_REJ after 30 min
+    assert state_table(from_seed(doc))["timers"] == {"APPLY": {"REJECT": 1800}}

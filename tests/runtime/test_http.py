@@ -412,3 +412,11 @@ def test_url_problem_accepts_urls_on_the_allow_list(url, allowed):
 )
 def test_url_problem_refuses_with_a_reason(url, allowed, reason):
     assert reason in url_problem(url, allowed)
+
+
+def test_a_signature_older_than_the_tolerance_fails_verification():
+    body = b'{"a":1}'
+    old = int(time.time()) - 3600
+    headers = sign(secret=SECRET, message_id="msg_old", timestamp=old, body=body)
+    with pytest.raises(WebhookVerificationError):
+        Webhook(SECRET).verify(body, headers)
