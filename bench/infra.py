@@ -106,7 +106,9 @@ def _end(proc: subprocess.Popen) -> None:
         proc.wait(timeout=5)
 
 
-def start_gunicorn(children: Children, name: str, *, port: int, env: dict, workers: int) -> str:
+def start_gunicorn(
+    children: Children, name: str, *, port: int, env: dict, workers: int, extra: tuple = ()
+) -> str:
     """gunicorn with platform/gunicorn.conf.py on 127.0.0.1:`port`; waits until it answers."""
     env = {
         **env,
@@ -124,6 +126,7 @@ def start_gunicorn(children: Children, name: str, *, port: int, env: dict, worke
         "-c",
         "platform/gunicorn.conf.py",
         "--no-control-socket",
+        *extra,
         "config.wsgi",
     ]
     proc = children.spawn(name, args, env)

@@ -63,6 +63,18 @@ def plans(context: dict, args) -> list[Plan]:
             startup=2.0,
         ),
         Plan(
+            "raw_ours",
+            "psycopg 3, our statements (+ pending check, event record)",
+            "raw_statements",
+            spec={
+                "ids": ids["plain"],
+                "database_url": url,
+                "template": context["templates"]["plain"],
+                **pin,
+            },
+            startup=1.5,
+        ),
+        Plan(
             "fsm", "django-fsm-2 @transition, 1 process", "fsm", spec={"ids": ids["orders"], **pin}
         ),
         Plan(
@@ -134,6 +146,14 @@ def plans(context: dict, args) -> list[Plan]:
             startup=1.5,
         ),
         Plan(
+            "rest_gthread",
+            f"REST fire, plain, gthread {WORKERS} workers × 4 threads",
+            "http",
+            unit="req/s",
+            spec=rest(context["gthread"], "plain"),
+            startup=1.5,
+        ),
+        Plan(
             "grow_small",
             "growth: service, 1k history rows, 1k instances",
             "service",
@@ -180,6 +200,7 @@ def rows_for(r: dict[str, Result]) -> list[Row]:
     return [
         row("raw1", ratio="1.00 (reference)"),
         row("raw4", ratio=ratio_text(ratio("raw4", "raw1"), "1 conn")),
+        row("raw_ours", ratio=ratio_text(ratio("raw_ours", "raw1"), "psycopg")),
         row("fsm", ratio=ratio_text(ratio("fsm", "raw1"), "psycopg")),
         engine_row("eng_plain"),
         engine_row("eng_choice", ratio_text(ratio("eng_choice", "eng_plain"), "plain")),
@@ -194,6 +215,10 @@ def rows_for(r: dict[str, Result]) -> list[Row]:
             ratio=ratio_text(svc_fsm, "fsm-2"),
             goal="≥ 1.20 × django-fsm-2",
             verdict=verdict(svc_fsm >= 1.20),
+        ),
+        Row(
+            "  same, against our statements by hand",
+            ratio=ratio_text(ratio("svc_plain1", "raw_ours"), "by hand"),
         ),
         row("svc_choice1", ratio=ratio_text(ratio("svc_choice1", "svc_plain1"), "plain")),
         row("svc_plain2", ratio=ratio_text(ratio("svc_plain2", "svc_plain1"), "1 process")),
@@ -213,6 +238,7 @@ def rows_for(r: dict[str, Result]) -> list[Row]:
         row(
             "rest_throttled", ratio=ratio_text(ratio("rest_throttled", "rest_plain"), "no throttle")
         ),
+        row("rest_gthread", ratio=ratio_text(ratio("rest_gthread", "svc_plain2"), "service 2p")),
         row("grow_small", ratio="1.00 (reference)"),
         row(
             "grow_large",

@@ -1,7 +1,8 @@
 """The suite: `python -m bench` (what `make bench` runs). See bench/README.md.
 
 It starts its own PostgreSQL (platform/postgres.sh on a free port, its own data directory)
-and two gunicorns (2 workers each: throttling off, and on at its default rate), loads the
+and three gunicorns (2 workers each: sync workers with throttling off, the same with the
+default throttle, threaded workers with keep-alive), loads the
 data, then runs every measurement for a fixed window, round after round (each round runs
 every measurement once, so a noisy minute hits all of them alike), and prints one table:
 medians over the rounds, ratios measured in the same run, the issue's goals, OK or MISS.
@@ -35,6 +36,7 @@ INSTANCES = 10_000
 GROWTH_SMALL = 1_000  # instances, one history row each: 1,000 rows
 GROWTH_LARGE = 100_000  # instances with 9 applied events each: 1,000,000 history rows
 GROWTH_EVENTS = 9
+GTHREADS = 4  # threads per worker of the gthread gunicorn
 REST_CLIENTS = 4  # closed-loop connections: two per gunicorn worker, each its own API token
 
 
@@ -104,58 +106,75 @@ def setup(children: Children, args) -> dict:
     step(f"PostgreSQL on {url}")
     env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "bench.settings"}
     env["API_THROTTLE_RATE"] = "0"
-    prepared = json.loads(
-        _run_json(children, "prepare", ["-m", "bench.data", "prepare", str(REST_CLIENTS)], env, 120)
-    )
+    prepare = ["-m", "bench.data", "prepare", str(REST_CLIENTS)]
+    prepared = json.loads(_run_json(children, "prepare", prepare, env, 120))
     step("schema migrated, bench machines online, API clients made")
+    context = {"url": url, "env": env, "tokens": prepared["tokens"]}
+    context["templates"] = {kind: prepared[kind]["template"] for kind in ("plain", "choice")}
+    _load(context, step)
+    _start_servers(children, context, step)
+    return context
+
+
+def _load(context: dict, step) -> None:
+    url, templates = context["url"], context["templates"]
     small = data.clone_database(url, "bench_growth_1k")
     large = data.clone_database(url, "bench_growth_1m")
-    plain, choice = prepared["plain"]["template"], prepared["choice"]["template"]
     ids = {
-        "plain": data.load_instances(url, template=plain, count=INSTANCES, prefix="p-"),
-        "choice": data.load_instances(url, template=choice, count=INSTANCES, prefix="c-"),
+        "plain": data.load_instances(
+            url, template=templates["plain"], count=INSTANCES, prefix="p-"
+        ),
+        "choice": data.load_instances(
+            url, template=templates["choice"], count=INSTANCES, prefix="c-"
+        ),
         "orders": data.load_orders(url, INSTANCES),
-        "small": data.load_instances(small, template=plain, count=GROWTH_SMALL, prefix="g-"),
+        "small": data.load_instances(
+            small, template=templates["plain"], count=GROWTH_SMALL, prefix="g-"
+        ),
     }
     step(f"{INSTANCES:,} instances per machine, {INSTANCES:,} django-fsm-2 orders")
     ids["large"] = data.load_instances(
-        large, template=plain, count=GROWTH_LARGE, prefix="g-", events=GROWTH_EVENTS
+        large, template=templates["plain"], count=GROWTH_LARGE, prefix="g-", events=GROWTH_EVENTS
     )
     sizes = {"main": data.settle(url), "small": data.settle(small), "large": data.settle(large)}
     step(f"growth data: {sizes['small']} and {sizes['large']}")
-    rest_env = {**env, "DJANGO_SETTINGS_MODULE": "config.settings"}
-    rest = start_gunicorn(
-        children, "gunicorn", port=free_port(18480), env=rest_env, workers=WORKERS
-    )
-    throttled_env = {k: v for k, v in rest_env.items() if k != "API_THROTTLE_RATE"}
-    throttled = start_gunicorn(
-        children, "gunicorn-throttled", port=free_port(18580), env=throttled_env, workers=WORKERS
-    )
-    step(f"gunicorn ({WORKERS} workers) at {rest} and, throttled, at {throttled}")
-    for base in (rest, throttled):  # first requests import, connect and compile: not measured
-        warm = {
-            "url": base,
+    context.update(small=small, large=large, ids=ids, sizes=sizes)
+
+
+# The gunicorns: the product's settings as deployed (sync workers), throttling off; the same
+# with the default throttle; and threaded workers, which keep connections alive.
+SERVERS = [
+    ("rest", 18480, (), True),
+    ("throttled", 18580, (), False),
+    ("gthread", 18680, ("--worker-class", "gthread", "--threads", str(GTHREADS)), True),
+]
+
+
+def _start_servers(children: Children, context: dict, step) -> None:
+    for name, port, extra, throttle_off in SERVERS:
+        env = {**context["env"], "DJANGO_SETTINGS_MODULE": "config.settings"}
+        if not throttle_off:
+            env.pop("API_THROTTLE_RATE")
+        context[name] = start_gunicorn(
+            children,
+            f"gunicorn-{name}",
+            port=free_port(port),
+            env=env,
+            workers=WORKERS,
+            extra=extra,
+        )
+        warm = {  # first requests import, connect and compile: not measured
+            "url": context[name],
             "path": "/api/v1/instances/{id}/events/",
             "body": {"event": "GO"},
-            "ids": ids["plain"],
-            "tokens": prepared["tokens"],
+            "ids": context["ids"]["plain"],
+            "tokens": context["tokens"],
             "start_at": time.time() + 2,
             "seconds": 0,
             "seed": 0,
         }
-        _run_json(children, "warm-up", ["-m", "bench.load", json.dumps(warm)], env, 60)
-    step("gunicorn workers warmed up")
-    return {
-        "url": url,
-        "small": small,
-        "large": large,
-        "ids": ids,
-        "sizes": sizes,
-        "rest": rest,
-        "throttled": throttled,
-        "tokens": prepared["tokens"],
-        "env": env,
-    }
+        _run_json(children, f"warm-{name}", ["-m", "bench.load", json.dumps(warm)], env, 60)
+        step(f"gunicorn {name} ({WORKERS} workers{', '.join(('',) + extra)}) at {context[name]}")
 
 
 def _stepper():
