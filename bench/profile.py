@@ -31,7 +31,7 @@ def main(argv: list[str]) -> int:
     if argv[:1] == ["inner"]:
         return inner(json.loads(argv[1]))
     parser = argparse.ArgumentParser(prog="python -m bench profile")
-    parser.add_argument("--events", type=int, default=2000)
+    parser.add_argument("--events", type=int, default=1000)
     parser.add_argument("--spy-seconds", type=float, default=8.0)
     args = parser.parse_args(argv)
 
@@ -87,7 +87,7 @@ def inner(spec: dict) -> int:
 
     django.setup()
     OUT.mkdir(exist_ok=True)
-    report = [statements(spec), timings(spec), profiles(spec)]
+    report = [statements(spec), timings(spec), planning(spec), profiles(spec)]
     text = "\n\n".join(report)
     (OUT / "profile.txt").write_text(text + "\n")
     print(text)
@@ -172,46 +172,79 @@ class _SqlClock:
 
 
 def timings(spec: dict) -> str:
-    """Per event, without a profiler: total, inside SQL execution, inside the engine, the rest."""
+    """Per event, without a profiler: wall and CPU time, inside SQL execution, in the engine."""
     from django.db import connection
-    from django.test import Client, override_settings
-
-    from runtime import apply, engine
+    from django.test import Client
 
     client = Client()
     n = spec["events"]
-    lines = [f"Time per event, no profiler ({n} events each, µs)"]
-    lines.append(f"  {'path':<34}{'total':>8}{'in SQL':>8}{'stmts':>7}{'engine':>8}{'other':>8}")
-    decide = engine.decide
+    lines = [
+        f"Time per event, no profiler ({n} events each, µs; CPU is this process's, the client's)",
+        f"  {'path':<34}{'wall':>8}{'CPU':>8}{'in SQL':>8}{'stmts':>7}{'engine':>8}{'rest':>8}",
+    ]
     for name, call in [
         ("service, plain", lambda: _fire("plain", spec)),
         ("service, 2 choice states", lambda: _fire("choice", spec)),
         ("REST (test client), plain", lambda: _post(client, "plain", spec)),
         ("REST (test client), 2 choices", lambda: _post(client, "choice", spec)),
     ]:
-        engine_time = [0.0]
-        timed_decide = _timed(decide, engine_time)
-
-        with override_settings(API_THROTTLE_RATE="0"):
-            for _ in range(50):
-                call()
-            clock = _SqlClock()
-            apply.engine.decide = timed_decide
-            try:
-                with connection.execute_wrapper(clock):
-                    t0 = time.perf_counter()
-                    for _ in range(n):
-                        call()
-                    total = time.perf_counter() - t0
-            finally:
-                apply.engine.decide = decide
+        wall, cpu, sql, count, engine = _time_calls(call, n)
         us = 1e6 / n
-        sql, eng = clock.seconds * us, engine_time[0] * us
         lines.append(
-            f"  {name:<34}{total * us:8.0f}{sql:8.0f}{clock.count / n:7.1f}{eng:8.0f}"
-            f"{total * us - sql - eng:8.0f}"
+            f"  {name:<34}{wall * us:8.0f}{cpu * us:8.0f}{sql * us:8.0f}{count / n:7.1f}"
+            f"{engine * us:8.0f}{(wall - sql - engine) * us:8.0f}"
         )
     lines.append(_round_trip(connection))
+    return "\n".join(lines)
+
+
+def _time_calls(call, n: int) -> tuple[float, float, float, int, float]:
+    """Seconds of wall, CPU, SQL execution and engine over n calls; statements executed."""
+    from django.db import connection
+    from django.test import override_settings
+
+    from runtime import engine
+
+    decide, engine_time = engine.decide, [0.0]
+    with override_settings(API_THROTTLE_RATE="0"):
+        for _ in range(50):
+            call()
+        clock = _SqlClock()
+        engine.decide = _timed(decide, engine_time)
+        try:
+            with connection.execute_wrapper(clock):
+                t0, c0 = time.perf_counter(), time.process_time()
+                for _ in range(n):
+                    call()
+                wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        finally:
+            engine.decide = decide
+    return wall, cpu, clock.seconds, clock.count, engine_time[0]
+
+
+def planning(spec: dict) -> str:
+    """Server time of the event's reads as the ORM sends them, planned each time vs prepared."""
+    import psycopg
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        _fire("plain", spec)
+    reads = [q["sql"] for q in captured.captured_queries if q["sql"].startswith("SELECT")]
+    lines = ["Server-side planning: the event's SELECTs, each run 300 times (µs per run)"]
+    with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as conn:
+        for sql in reads:
+            each = {}
+            for prepare in (False, True):
+                for _ in range(20):
+                    conn.execute(sql, prepare=prepare).fetchall()
+                t0 = time.perf_counter()
+                for _ in range(300):
+                    conn.execute(sql, prepare=prepare).fetchall()
+                each[prepare] = (time.perf_counter() - t0) / 300 * 1e6
+            lines.append(
+                f"  {each[False]:6.0f} planned, {each[True]:6.0f} prepared:  {_short(sql, 90)}"
+            )
     return "\n".join(lines)
 
 
