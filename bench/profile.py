@@ -440,7 +440,7 @@ def _summarise_spy(raw: Path, rate: float) -> str:
         ("ORM", ("django/db/",)),
         ("DRF views, auth, parsers, renderers, serializers", ("rest_framework/",)),
         ("Django handler, middleware, request, response", ("django/",)),
-        ("our code", ("/runtime/", "/machines/", "/clients/", "/config/", "/rules/")),
+        ("our code", ("(runtime/", "(machines/", "(clients/", "(config/", "(rules/")),
     ]
     inclusive: dict[str, int] = defaultdict(int)
     leaf: dict[str, int] = defaultdict(int)

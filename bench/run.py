@@ -73,7 +73,9 @@ def main(argv: list[str]) -> int:
     began = time.monotonic()
     failed = True
     try:
+        busy_before = cpu_busy()
         context = setup(children, args)
+        context["busy_before"] = busy_before
         rows = measure_all(children, context, args)
         rows += rules_rows(workdir)
         rows += async_rows(context)
@@ -243,12 +245,35 @@ def header(context: dict, args, elapsed: float) -> str:
         check=False,
     ).stdout.strip()
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    busy = context["busy_before"]
+    warning = (
+        f"\nThe CPUs were {busy:.0%} busy before the suite started: other work shares this machine,"
+        " so read the ratios, and re-run at a quiet moment for absolute figures."
+        if busy > 0.25
+        else ""
+    )
     return (
         f"\nStatecenter bench · commit {commit}{' + local changes' if dirty else ''} · "
         f"{os.cpu_count()} CPUs, load {load} · Python {platform.python_version()} · "
         f"{args.rounds} rounds × {args.seconds:g} s, medians{' · pinned' if args.pin else ''} · "
-        f"{INSTANCES:,} random instances · suite took {elapsed:.0f} s\n"
+        f"{INSTANCES:,} random instances · suite took {elapsed:.0f} s{warning}\n"
     )
+
+
+def cpu_busy(seconds: float = 1.0) -> float:
+    """Share of the machine's CPU time that was not idle over `seconds` (Linux /proc/stat)."""
+
+    def sample() -> tuple[int, int]:
+        try:
+            fields = [int(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+        except OSError:
+            return 0, 0
+        return sum(fields), fields[3] + fields[4]  # idle + iowait
+
+    total0, idle0 = sample()
+    time.sleep(seconds)
+    total1, idle1 = sample()
+    return 1 - (idle1 - idle0) / (total1 - total0) if total1 > total0 else 0.0
 
 
 def save(rows: list[Row], context: dict, args) -> None:
