@@ -76,7 +76,9 @@ class Children:
         env = {
             **os.environ,
             "PGPORT_TEST": str(port),
-            "PGDATA_TEST": f"/tmp/statecenter-bench-pg-{port}",
+            # Our pid in the path: a second suite racing for the same port fails to start
+            # its own server instead of adopting (and later removing) ours.
+            "PGDATA_TEST": f"/tmp/statecenter-bench-pg-{port}-{os.getpid()}",
         }
         self.postgres_env = env
         out = subprocess.run(
