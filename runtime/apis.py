@@ -17,7 +17,6 @@ from runtime import async_events, engine, selectors, services, subscriptions
 from runtime.apply import event_outcome, instance_names
 from runtime.exceptions import RoleForbidden
 from runtime.simulation import outcome
-from runtime.subscriptions import callback_url_check
 
 OUTCOME = inline_serializer("EventOutcome", {"eventId": serializers.IntegerField()})
 ACCEPTED = inline_serializer(
@@ -152,29 +151,19 @@ class InstanceEventFireApi(APIView):
                 "callbackUrl needs async: true; a sync event answers in the response.",
                 {"problems": [{"path": "callbackUrl", "message": "Only for async events."}]},
             )
+        event = {
+            "instance_id": instance_id,
+            "event": data["event"],
+            "role": role,
+            "context": data["context"],
+            "request_id": data["requestId"],
+            "expected_state": data["expectedState"],
+        }
         if data["async"]:
-            if callback_url:
-                callback_url_check(callback_url, path="callbackUrl")
-            record = async_events.event_accept(
-                instance_id=instance_id,
-                event=data["event"],
-                role=role,
-                context=data["context"],
-                request_id=data["requestId"],
-                expected_state=data["expectedState"],
-                callback_url=callback_url,
-            )
+            record = async_events.event_accept(**event, callback_url=callback_url)
             body = {"eventId": record.pk, "status": record.status}
             return Response(body, status=status.HTTP_202_ACCEPTED)
-        result = services.instance_event_fire(
-            instance_id=instance_id,
-            event=data["event"],
-            role=role,
-            context=data["context"],
-            request_id=data["requestId"],
-            expected_state=data["expectedState"],
-        )
-        return Response(result)
+        return Response(services.instance_event_fire(**event))
 
 
 class InstanceEventsAvailableApi(APIView):

@@ -39,6 +39,7 @@ from runtime.services import (
     lock_instance,
 )
 from runtime.simulation import error_body
+from runtime.subscriptions import callback_url_check
 
 logger = logging.getLogger(__name__)
 RETRYABLE = (ActionFailed, InstanceBusy, ServiceUnavailable)
@@ -56,6 +57,8 @@ def event_accept(
     entry_revision: int | None = None,
 ) -> EventRecord:
     """Store an async event as accepted (or return the one stored under its requestId)."""
+    if callback_url:
+        callback_url_check(callback_url, path="callbackUrl")
     record = EventRecord(
         event=event,
         role=role,

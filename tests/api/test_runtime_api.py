@@ -274,3 +274,36 @@ def test_a_body_nested_too_deeply_to_parse_is_a_validation_error(business, examp
 def test_an_instance_filter_with_a_nul_character_is_a_validation_error(business, params):
     response = business.get("/api/v1/instances/", params)
     assert (response.status_code, response.json()["code"]) == (400, "VALIDATION_ERROR")
+
+
+@pytest.mark.parametrize(
+    "url", ["http://169.254.169.254/latest/meta-data/", "http://evil.example/hook"]
+)
+def test_an_async_event_with_a_refused_callback_url_is_not_stored(business, examples, url):
+    instance = _new(business)
+    before = footprint(instance["id"])
+    response = _fire(business, instance["id"], "E1", callbackUrl=url, **{"async": True})
+    assert response.status_code == 400
+    assert response.json()["details"]["problems"][0]["path"] == "callbackUrl"
+    assert footprint(instance["id"]) == before
+
+
+def test_a_callback_url_needs_an_async_event(business, examples):
+    instance = _new(business)
+    response = _fire(business, instance["id"], "E1", callbackUrl="http://127.0.0.1:9/x")
+    assert response.status_code == 400
+    assert footprint(instance["id"])[0] == "START"
+
+
+def test_an_async_event_is_accepted_and_stored_for_a_worker(business, examples):
+    instance = _new(business)
+    response = _fire(business, instance["id"], "E1", requestId="a-1", **{"async": True})
+    assert response.status_code == 202
+    body = response.json()
+    assert body["status"] == "accepted"
+    record = business.get(f"/api/v1/events/{body['eventId']}/").json()
+    assert record == {"id": body["eventId"], "status": "accepted", "attempts": 0}
+    busy = _fire(business, instance["id"], "E1")  # a sync event waits for the async ones
+    assert (busy.status_code, busy.json()["code"]) == (409, "INSTANCE_BUSY")
+    again = _fire(business, instance["id"], "E1", requestId="a-1", **{"async": True})
+    assert again.json()["eventId"] == body["eventId"]
