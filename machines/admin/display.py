@@ -88,17 +88,27 @@ def highlighted_mermaid(definition: Definition, *, visited=(), current: str | No
 
 
 def table_rows(definition: Definition) -> dict:
-    """The state × event table as rows of cells; a cell is None where no transition exists."""
+    """The state × event table as rows of cells ``{target, timer}``; None where nothing leads."""
     table = state_table(definition)
     kinds = {
         s.value: ("choice" if s.is_choice else "final" if s.final else "normal")
         for s in definition.states
     }
+    timers = table.get("timers", {})
+
+    def cell(state, event):
+        target = table["cells"][state].get(event)
+        return (
+            None
+            if target is None
+            else {"target": target, "timer": timers.get(state, {}).get(event)}
+        )
+
     rows = [
         {
             "state": state,
             "kind": kinds.get(state, "normal"),
-            "cells": [table["cells"][state].get(event) for event in table["events"]],
+            "cells": [cell(state, event) for event in table["events"]],
         }
         for state in table["states"]
     ]

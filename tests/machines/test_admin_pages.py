@@ -40,10 +40,22 @@ def test_the_overview_draws_the_diagram_shades_empty_cells_and_checks_expression
     assert 'id="sc-diagram-source"' in html and "machines/vendor/mermaid.min.js" in html
     table = response.context["table"]
     start = next(row for row in table["rows"] if row["state"] == "START")
-    assert start["cells"][table["events"].index("E1")] == "S1"
+    assert start["cells"][table["events"].index("E1")] == {"target": "S1", "timer": None}
     assert None in start["cells"] and 'class="sc-empty"' in html
     assert response.context["expressions"] and all(e["ok"] for e in response.context["expressions"])
     assert "compiles" in html
+
+
+def test_the_table_shows_a_timed_transition_with_its_delay(admin_client):
+    doc = small_seed()
+    doc["smTransitions"][0]["timerSeconds"] = 1800
+    machine = services.machine_create(data=doc, create_flow=True)
+
+    response = admin_client.get(url("overview", machine.pk))
+
+    new = next(row for row in response.context["table"]["rows"] if row["state"] == "NEW")
+    assert new["cells"][0] == {"target": "PAID", "timer": 1800}
+    assert "⏱ 1800s" in response.content.decode()
 
 
 def test_the_overview_shows_an_expression_that_does_not_compile_with_its_position(admin_client):
