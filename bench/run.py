@@ -176,7 +176,7 @@ def _start_servers(children: Children, context: dict, step) -> None:
             "seed": 0,
         }
         _run_json(children, f"warm-{name}", ["-m", "bench.load", json.dumps(warm)], env, 60)
-        step(f"gunicorn {name} ({WORKERS} workers{', '.join(('',) + extra)}) at {context[name]}")
+        step(f"gunicorn {name} ({WORKERS} workers {' '.join(extra)}) at {context[name]}")
 
 
 def _stepper():
