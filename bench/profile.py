@@ -91,7 +91,7 @@ def inner(spec: dict) -> int:
     text = "\n\n".join(report)
     (OUT / "profile.txt").write_text(text + "\n")
     print(text)
-    print(f"\n(full pyinstrument trees in {OUT}/profile-*.txt and .html)")
+    print(f"\n(full pyinstrument trees in {OUT}/profile-*.txt)")
     return 0
 
 
@@ -296,7 +296,6 @@ def profiles(spec: dict) -> str:
         (OUT / f"profile-{slug}.txt").write_text(
             profiler.output_text(unicode=True, color=False, show_all=True)
         )
-        (OUT / f"profile-{slug}.html").write_text(profiler.output_html())
         root = profiler.last_session.root_frame()
         sections.append(summarise(name, root, n))
     return "\n\n".join(sections)
