@@ -2,6 +2,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from rest_framework.authtoken.models import Token
 
+from clients.authentication import forget_tokens
 from clients.models import ROLE_LIST, ApiClient
 
 
@@ -18,4 +19,5 @@ def api_client_create(
         user=user, defaults={"roles": roles, "is_designer": designer}
     )
     token, _ = Token.objects.get_or_create(user=user)
+    forget_tokens()  # this process sees the new roles at once; others within TOKEN_TTL_SECONDS
     return client, token.key

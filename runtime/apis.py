@@ -134,13 +134,6 @@ class InstanceEventFireApi(APIView):
         expectedState = serializers.CharField(max_length=100, required=False, default=None)
         callbackUrl = serializers.URLField(required=False, max_length=2000)
 
-        def get_fields(self):
-            fields = super().get_fields()
-            # "async" is a Python keyword, so it cannot be a class attribute; it is a real field
-            # all the same: validated like the others and listed in the OpenAPI schema.
-            fields["async"] = serializers.BooleanField(required=False, default=False)
-            return fields
-
     @extend_schema(request=InputSerializer, responses={200: OUTCOME, 202: ACCEPTED})
     def post(self, request, instance_id):
         data = _valid(self.InputSerializer, request.data)
@@ -164,6 +157,13 @@ class InstanceEventFireApi(APIView):
             body = {"eventId": record.pk, "status": record.status}
             return Response(body, status=status.HTTP_202_ACCEPTED)
         return Response(services.instance_event_fire(**event))
+
+
+# "async" is a Python keyword, so it cannot be a class attribute; it is a real field all the same:
+# declared once here, validated like the others and listed in the OpenAPI schema.
+InstanceEventFireApi.InputSerializer._declared_fields["async"] = serializers.BooleanField(
+    required=False, default=False
+)
 
 
 class InstanceEventsAvailableApi(APIView):

@@ -60,6 +60,14 @@ def _require_redis():
         pytest.skip(reason)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_token_cache():
+    """Each test authenticates against its own database, not a token another test cached."""
+    from clients.authentication import forget_tokens
+
+    forget_tokens()
+
+
 def example_seed(name: str) -> dict:
     """A fresh copy of an example machine in the seed format."""
     return json.loads((EXAMPLES / f"{name}.json").read_text())

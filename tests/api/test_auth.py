@@ -81,3 +81,22 @@ def test_the_openapi_schema_and_docs_are_served(anonymous):
     assert schema.status_code == 200
     assert b"/api/v1/machines/{sm_id}/publish" in schema.content
     assert anonymous.get("/api/docs/").status_code == 200
+
+
+def test_a_token_is_looked_up_once_then_served_from_the_process_cache(business):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    business.get("/api/v1/instances/")
+    with CaptureQueriesContext(connection) as queries:
+        assert business.get("/api/v1/instances/").status_code == 200
+    assert not any("authtoken_token" in q["sql"] for q in queries.captured_queries)
+
+
+def test_a_deleted_token_stops_working_once_the_cache_forgets_it(business):
+    from clients.authentication import forget_tokens
+
+    assert business.get("/api/v1/instances/").status_code == 200
+    Token.objects.all().delete()
+    forget_tokens()  # what TOKEN_TTL_SECONDS does by itself in every process
+    assert business.get("/api/v1/instances/").status_code == 401
