@@ -294,9 +294,7 @@ def _redis(command: str) -> None:
 
 
 @pytest.mark.redis
-def test_with_the_broker_down_events_are_stored_first_and_applied_once_it_is_back(
-    business, worker
-):
+def test_with_the_broker_down_events_are_stored_first_and_applied_once_it_is_back(business, worker):
     instance = _design_instance()
     _redis("stop")
     try:
