@@ -1,4 +1,5 @@
-"""What the suite starts on loopback, and how it always stops it: PostgreSQL and gunicorn.
+"""What the suite starts on loopback, and how it always stops it: PostgreSQL, Redis, gunicorn
+and Celery workers.
 
 Every child is started in its own session (so a Ctrl-C reaches only the orchestrator, which
 then stops them in order) and stopped by its own process id at the end, on failure too.
@@ -18,6 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 PG_SCRIPT = ROOT / "platform" / "postgres.sh"
+REDIS_SCRIPT = ROOT / "platform" / "redis.sh"
 
 
 def free_port(start: int) -> int:
@@ -36,6 +38,7 @@ class Children:
         self.workdir = workdir
         self.procs: list[tuple[str, subprocess.Popen]] = []
         self.postgres_env: dict | None = None
+        self.redis_env: dict | None = None
 
     def spawn(self, name: str, args: list[str], env: dict) -> subprocess.Popen:
         log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 - closed with the child
@@ -86,11 +89,26 @@ class Children:
         ).stdout
         return out.strip().rsplit("=", 1)[1]
 
+    def start_redis(self, port: int) -> str:
+        """Our own throwaway Redis (platform/redis.sh) on `port`; its CELERY_BROKER_URL."""
+        env = {
+            **os.environ,
+            "REDIS_PORT_TEST": str(port),
+            "REDIS_DIR_TEST": f"/tmp/statecenter-bench-redis-{port}-{os.getpid()}",
+        }
+        self.redis_env = env
+        args = ["bash", str(REDIS_SCRIPT), "start"]
+        out = subprocess.run(args, env=env, check=True, capture_output=True, text=True).stdout
+        return out.strip().rsplit("=", 1)[1]
+
     def stop(self) -> None:
         for _, proc in reversed(self.procs):
             if proc.poll() is None:
                 _end(proc)
         self.procs.clear()
+        if self.redis_env is not None:
+            subprocess.run(["bash", str(REDIS_SCRIPT), "stop"], env=self.redis_env, check=False)
+            self.redis_env = None
         if self.postgres_env is not None:
             subprocess.run(["bash", str(PG_SCRIPT), "stop"], env=self.postgres_env, check=False)
             self.postgres_env = None

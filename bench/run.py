@@ -78,7 +78,7 @@ def main(argv: list[str]) -> int:
         context["busy_before"] = busy_before
         rows = measure_all(children, context, args)
         rows += rules_rows(workdir)
-        rows += async_rows(context)
+        rows += async_rows(children, context, args)
         print(header(context, args, time.monotonic() - began))
         print(table(rows))
         save(rows, context, args)
@@ -108,6 +108,10 @@ def setup(children: Children, args) -> dict:
     step(f"PostgreSQL on {url}")
     env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "bench.settings"}
     env["API_THROTTLE_RATE"] = "0"
+    # The broker of the async measurement (bench/async_events.py): every child, the gunicorns
+    # that accept the async events included, publishes to our own Redis.
+    env["CELERY_BROKER_URL"] = children.start_redis(free_port(56480))
+    step(f"Redis on {env['CELERY_BROKER_URL']}")
     prepare = ["-m", "bench.data", "prepare", str(REST_CLIENTS)]
     prepared = json.loads(_run_json(children, "prepare", prepare, env, 120))
     step("schema migrated, bench machines online, API clients made")
@@ -206,6 +210,7 @@ def measure_all(children: Children, context: dict, args) -> list[Row]:
                 file=sys.stderr,
                 flush=True,
             )
+    context["results"] = results  # the async rows compare with the sync service
     return rows_for(results)
 
 
