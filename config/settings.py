@@ -155,6 +155,7 @@ if CELERY_BROKER_URL == "filesystem://":
         "data_folder_out": str(_queue),
         "processed_folder": str(VAR_DIR / "queue-processed"),
         "store_processed": False,
+        "control_folder": f"{_queue}-control",  # kombu's default is ./control
         "polling_interval": 0.1,  # seconds between looks at the folder when it is empty
     }
 # Workers: JSON only; a task is acknowledged after it ran, and a killed worker's task goes
