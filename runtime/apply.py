@@ -17,7 +17,7 @@ from runtime.simulation import outcome
 
 def apply_event(instance: Instance, record: EventRecord) -> dict:
     """Apply `record` (unsaved for a sync event, stored for an async one); its outcome."""
-    _check_expectations(instance, record)
+    check_expectations(instance, record)
     compiled = compiled_machine(instance.machine)
     merged = {**instance.context, **record.context}
     decision = engine.decide(
@@ -29,7 +29,7 @@ def apply_event(instance: Instance, record: EventRecord) -> dict:
         event_counts=instance.event_counts,
         instance=instance_names(instance),
     )
-    actions = _run_actions(instance, decision, merged, record.request_id)
+    actions = run_actions(instance, decision, merged, record.request_id)
     now = timezone.now()
     record.status = EventRecord.Status.DONE
     record.result = {"instanceId": instance.pk, **outcome(decision, actions)}
@@ -62,7 +62,8 @@ def apply_event(instance: Instance, record: EventRecord) -> dict:
     return event_outcome(record)
 
 
-def _check_expectations(instance: Instance, record: EventRecord) -> None:
+def check_expectations(instance: Instance, record: EventRecord) -> None:
+    """Refuse an event whose expectedState (or timer entry) no longer holds."""
     if record.expected_state is not None and record.expected_state != instance.state:
         raise StateConflict(
             f"The instance is in {instance.state!r}, not {record.expected_state!r}.",
@@ -75,7 +76,7 @@ def _check_expectations(instance: Instance, record: EventRecord) -> None:
         )
 
 
-def _run_actions(instance, decision, merged: dict, request_id) -> list[dict | None]:
+def run_actions(instance, decision, merged: dict, request_id) -> list[dict | None]:
     """Call each hop's action in order; the first failure fails the whole event."""
     results = []
     for hop in decision.hops:

@@ -24,7 +24,7 @@ from config.exceptions import NotFound
 from machines.compiled import compiled_machine
 from machines.models import Flow, Machine
 from runtime import engine, outbox, timers
-from runtime.apply import _check_expectations, _run_actions, event_outcome, instance_names
+from runtime.apply import check_expectations, run_actions, event_outcome, instance_names
 from runtime.models import EventRecord, Instance
 from runtime.simulation import outcome
 
@@ -115,7 +115,7 @@ def lock_instance(instance_id: int, request_id: str | None):
 
 def apply_event(instance: Instance, record: EventRecord) -> dict:
     """apply.apply_event for a sync event, its three ORM writes made one statement."""
-    _check_expectations(instance, record)
+    check_expectations(instance, record)
     compiled = compiled_machine(instance.machine)
     merged = {**instance.context, **record.context}
     decision = engine.decide(
@@ -127,7 +127,7 @@ def apply_event(instance: Instance, record: EventRecord) -> dict:
         event_counts=instance.event_counts,
         instance=instance_names(instance),
     )
-    actions = _run_actions(instance, decision, merged, record.request_id)
+    actions = run_actions(instance, decision, merged, record.request_id)
     now = timezone.now()
     record.status = EventRecord.Status.DONE
     record.result = {"instanceId": instance.pk, **outcome(decision, actions)}
