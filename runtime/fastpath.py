@@ -24,7 +24,7 @@ from config.exceptions import NotFound
 from machines.compiled import compiled_machine
 from machines.models import Flow, Machine
 from runtime import engine, outbox, timers
-from runtime.apply import check_expectations, run_actions, event_outcome, instance_names
+from runtime.apply import check_expectations, event_outcome, instance_names, run_actions
 from runtime.models import EventRecord, Instance
 from runtime.simulation import outcome
 
