@@ -22,8 +22,11 @@ case "${1:-start}" in
       rm -rf "$DATA" && mkdir -p "$DATA"
       [ "$(id -u)" = 0 ] && chown postgres: "$DATA"
       as_owner "$BIN/initdb" -D "$DATA" -U postgres --auth=trust -E UTF8 >/dev/null
-      as_owner "$BIN/pg_ctl" -D "$DATA" -l "$DATA/server.log" -w -t 180 \
-        -o "-p $PORT -k /tmp -c listen_addresses=127.0.0.1 -c max_connections=200" start >/dev/null
+      if ! as_owner "$BIN/pg_ctl" -D "$DATA" -l "$DATA/server.log" -w -t 180 \
+        -o "-p $PORT -k /tmp -c listen_addresses=127.0.0.1 -c max_connections=200" start >&2; then
+        tail -n 30 "$DATA/server.log" >&2  # why it did not start, before anything cleans up
+        exit 1
+      fi
       as_owner "$BIN/createdb" -h 127.0.0.1 -p "$PORT" -U postgres statecenter
     fi
     echo "export DATABASE_URL=$URL"
