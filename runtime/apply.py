@@ -15,8 +15,12 @@ from runtime.models import EventRecord, HistoryEntry, Instance
 from runtime.simulation import outcome
 
 
-def apply_event(instance: Instance, record: EventRecord) -> dict:
-    """Apply `record` (unsaved for a sync event, stored for an async one); its outcome."""
+def decide_and_act(instance: Instance, record: EventRecord, now) -> tuple:
+    """Everything before the writes: expectations, the engine, the actions; the record done.
+
+    Returns (compiled machine, decision, merged context); shared by the ORM path below and
+    the PostgreSQL fast path (runtime/fastpath.py), which differ only in how they write.
+    """
     check_expectations(instance, record)
     compiled = compiled_machine(instance.machine)
     merged = {**instance.context, **record.context}
@@ -30,11 +34,17 @@ def apply_event(instance: Instance, record: EventRecord) -> dict:
         instance=instance_names(instance),
     )
     actions = run_actions(instance, decision, merged, record.request_id)
-    now = timezone.now()
     record.status = EventRecord.Status.DONE
     record.result = {"instanceId": instance.pk, **outcome(decision, actions)}
     record.error = None
     record.finished_at = now
+    return compiled, decision, merged
+
+
+def apply_event(instance: Instance, record: EventRecord) -> dict:
+    """Apply `record` (unsaved for a sync event, stored for an async one); its outcome."""
+    now = timezone.now()
+    compiled, decision, merged = decide_and_act(instance, record, now)
     record.save()
     HistoryEntry.objects.bulk_create(
         HistoryEntry(

@@ -21,12 +21,10 @@ from django.utils import timezone
 from psycopg.types.json import Jsonb
 
 from config.exceptions import NotFound
-from machines.compiled import compiled_machine
 from machines.models import Flow, Machine
-from runtime import engine, outbox, timers
-from runtime.apply import check_expectations, event_outcome, instance_names, run_actions
+from runtime import outbox, timers
+from runtime.apply import decide_and_act, event_outcome
 from runtime.models import EventRecord, Instance
-from runtime.simulation import outcome
 
 NEVER_BY_COUNT = 2**31 - 1  # psycopg's prepare_threshold: only prepare=True statements
 
@@ -115,24 +113,9 @@ def lock_instance(instance_id: int, request_id: str | None):
 
 def apply_event(instance: Instance, record: EventRecord) -> dict:
     """apply.apply_event for a sync event, its three ORM writes made one statement."""
-    check_expectations(instance, record)
-    compiled = compiled_machine(instance.machine)
-    merged = {**instance.context, **record.context}
-    decision = engine.decide(
-        compiled,
-        state=instance.state,
-        event=record.event,
-        role=record.role,
-        context=merged,
-        event_counts=instance.event_counts,
-        instance=instance_names(instance),
-    )
-    actions = run_actions(instance, decision, merged, record.request_id)
     now = timezone.now()
-    record.status = EventRecord.Status.DONE
-    record.result = {"instanceId": instance.pk, **outcome(decision, actions)}
-    record.error = None
-    record.created_at = record.finished_at = now
+    compiled, decision, merged = decide_and_act(instance, record, now)
+    record.created_at = now
     counts = {**instance.event_counts, record.event: instance.event_counts.get(record.event, 0) + 1}
     hops = decision.hops
     (record.pk,) = _execute(
