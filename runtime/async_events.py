@@ -69,7 +69,7 @@ def event_accept(
         entry_revision=entry_revision,
         is_async=True,
     )
-    record.fingerprint = fingerprint(event_body(record))
+    record.fingerprint = fingerprint(event_body(record)) if request_id is not None else ""
     instance = Instance.objects.filter(pk=instance_id).only("pk").first()
     if instance is None:
         raise NotFound(f"No instance with id {instance_id}.", {"instanceId": instance_id})

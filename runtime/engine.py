@@ -179,7 +179,7 @@ def _explain(verdict: dict, field: str, expression, scope: Scope) -> bool:
 def _values(expression, scope: Scope) -> dict:
     """The values an expression read: each context path it names, and the other names."""
     values = {}
-    for path in getattr(expression, "paths", ()):
+    for path in expression.paths:
         values[path] = _lookup(scope.ctx, path.split(".")[1:]) if path.startswith("ctx") else None
     for name in sorted(expression.names):
         if name in ("event", "state", "role"):

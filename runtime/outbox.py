@@ -46,10 +46,10 @@ def transition_notify(*, instance, record: EventRecord, decision, now) -> None:
                     "state": decision.to_state,
                     "at": now.isoformat(),
                 }
-                deliveries.append(
-                    _delivery(f"s{subscription.pk}:i{instance.pk}", subscription.url, payload, now)
-                )
-                deliveries[-1].subscription = subscription
+                stream = f"s{subscription.pk}:i{instance.pk}"
+                delivery = _delivery(stream, subscription.url, payload, now)
+                delivery.subscription = subscription
+                deliveries.append(delivery)
     if record.callback_url:
         deliveries.append(result_delivery(record, now))
     if deliveries:

@@ -111,7 +111,8 @@ def instance_event_fire(
         request_id=request_id,
         expected_state=expected_state,
     )
-    record.fingerprint = fingerprint(event_body(record))
+    # Only a requestId is ever compared with a later body: no digest to make without one.
+    record.fingerprint = fingerprint(event_body(record)) if request_id is not None else ""
     # PostgreSQL: two prepared statements instead of the ORM's five (runtime/fastpath.py).
     fast = connection.vendor == "postgresql"
     with transaction.atomic():
@@ -126,7 +127,10 @@ def instance_event_fire(
                 else Q(status__in=PENDING)
             )
             earlier = list(earlier.only("id", "request_id", "fingerprint", "status", "result"))
-            replay = next((e for e in earlier if request_id and e.request_id == request_id), None)
+            replay = next(
+                (e for e in earlier if request_id is not None and e.request_id == request_id),
+                None,
+            )
             pending = len(earlier)
         if replay is not None:
             return event_outcome(_same_body(replay, record.fingerprint))
