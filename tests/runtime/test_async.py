@@ -135,8 +135,10 @@ def test_retry_after_is_honoured_and_410_disables_the_subscription(
     event_id = _fire_async(
         business, instance.pk, "E1", callbackUrl=callback_server.url("/slow-down")
     )
-    wait_for(lambda: len(callback_server.requests_to("/slow-down")) == 2, timeout=30)
-    first, second = Delivery.objects.get(stream=f"e{event_id}").tries.all()
+    delivery = wait_for(lambda: Delivery.objects.filter(stream=f"e{event_id}").first())
+    # The attempt is recorded after the answer arrives: wait for the rows, not the requests.
+    wait_for(lambda: delivery.tries.count() == 2, timeout=30)
+    first, second = delivery.tries.all()
     # Retry-After: 2 wins over the backoff, which starts at 0.3 s in these tests.
     assert (second.at - first.at).total_seconds() >= 1.5
 
