@@ -17,10 +17,10 @@ def timers_rearm(*, instance, compiled, decision, now) -> None:
     left = compiled.states[decision.from_state]
     entered = compiled.states[decision.to_state]
     if any(t.timer_seconds for t in left.events):
-        Timer.objects.filter(instance=instance).delete()
+        Timer.objects.filter(instance_id=instance.pk).delete()
     armed = [
         Timer(
-            instance=instance,
+            instance_id=instance.pk,  # the fast path's instance is not a model
             state=entered.value,
             event=t.event,
             entry_revision=instance.revision,
