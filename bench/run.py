@@ -28,7 +28,7 @@ import psycopg
 from bench import data
 from bench.async_events import async_rows
 from bench.infra import PYTHON, ROOT, Children, free_port, start_gunicorn
-from bench.plans import WORKERS, Plan, plans, rows_for, rules_rows
+from bench.plans import RUN_ORDER, WORKERS, Plan, plans, rows_for, rules_rows
 from bench.report import Result, Row, table
 
 HERE = Path(__file__).resolve().parent
@@ -42,11 +42,11 @@ REST_CLIENTS = 4  # closed-loop connections: two per gunicorn worker, each its o
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
-    parser.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS", 3)))
+    parser.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS", 5)))
     parser.add_argument(
         "--seconds",
         type=float,
-        default=float(os.environ.get("BENCH_SECONDS", 4)),
+        default=float(os.environ.get("BENCH_SECONDS", 3)),
         help="measured window of each measurement in each round",
     )
     parser.add_argument("--quick", action="store_true", help="1 round of 2 s: a smoke test")
@@ -193,7 +193,7 @@ def _stepper():
 
 
 def measure_all(children: Children, context: dict, args) -> list[Row]:
-    todo = plans(context, args)
+    todo = sorted(plans(context, args), key=lambda plan: RUN_ORDER.index(plan.key))
     results = {p.key: Result(p.label, p.unit) for p in todo}
     for round_no in range(1, args.rounds + 1):
         for plan in todo:

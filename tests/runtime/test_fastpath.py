@@ -82,7 +82,7 @@ DESIGN_STEPS = [
     {"event": "E11", "role": 3, "expected_state": "S3"},  # not there
     {"event": "E11", "expected_state": "S1", "request_id": "r-2"},
     {"event": "NOPE"},
-    {"event": "E2", "context": {"nested": {"a": [1, 2.5, None, "x"]}}},
+    {"event": "E2", "context": {"nested": {"a": [1, 2.5, None, "x"]}, "note": 'crème "b" \\ 中文'}},
     {"event": "E3"},
     {"event": "E4"},
     {"event": "E4", "request_id": "r-4"},
