@@ -106,7 +106,6 @@ class InstanceRow:
     created_at: datetime
     flow: FlowRow
     machine: MachineRow
-    updated_at: datetime | None = None
 
     @property
     def flow_id(self) -> int:
@@ -163,7 +162,7 @@ def lock_instance(instance_id: int, request_id: str | None):
         machine=MachineRow(pk=machine_id, revision=m_revision, created_at=m_created_at),
     )
     replay = None
-    if replay_id is not None:
+    if replay_id is not None:  # only what services._same_body and event_outcome read
         replay = SyncEvent(
             event="",
             pk=replay_id,
@@ -200,11 +199,7 @@ def apply_event(instance: InstanceRow, record: SyncEvent) -> dict:
             "revision": instance.revision + 1,
         },
     )
-    instance.state = decision.to_state
-    instance.context = merged
-    instance.event_counts = counts
-    instance.revision += 1
-    instance.updated_at = now
+    instance.revision += 1  # the timers armed now remember the revision of this entry
     timers.timers_rearm(instance=instance, compiled=compiled, decision=decision, now=now)
     outbox.transition_notify(instance=instance, record=record, decision=decision, now=now)
     return event_outcome(record)
