@@ -150,6 +150,7 @@ CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
 if CELERY_BROKER_URL == "filesystem://":
     _queue = Path(env("CELERY_QUEUE_DIR", default=str(VAR_DIR / "queue")))
     _queue.mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT = "config.filesystem_broker:Transport"  # writes messages atomically
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_queue),
         "data_folder_out": str(_queue),
