@@ -1,13 +1,13 @@
 """The embedded broker: a worker polling the folder never reads a message half written."""
 
 import multiprocessing
+import os
+import subprocess
+import sys
 from queue import Empty
 
-import pytest
-from django.conf import settings
 from kombu import Connection
 
-from config.celery import app
 from config.filesystem_broker import Transport
 
 MESSAGES = 20
@@ -57,9 +57,16 @@ def test_a_worker_polling_while_messages_are_written_reads_each_one_whole(tmp_pa
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.skipif(
-    settings.CELERY_BROKER_URL != "filesystem://", reason="the broker is not the filesystem one"
-)
-def test_the_app_uses_it_for_the_embedded_broker():
-    with app.connection_for_write() as connection:
-        assert type(connection.transport) is Transport
+def test_the_app_uses_it_for_the_embedded_broker(tmp_path):
+    # A fresh process with nothing set: the default broker, whatever this run's broker is.
+    env = {k: v for k, v in os.environ.items() if k not in ("CELERY_BROKER_URL", "DATABASE_URL")}
+    env.update(DJANGO_SETTINGS_MODULE="config.settings", CELERY_QUEUE_DIR=str(tmp_path))
+    program = (
+        "import django; django.setup()\n"
+        "from config.celery import app\n"
+        "with app.connection_for_write() as c: print(type(c.transport).__module__)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", program], env=env, capture_output=True, text=True)
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "config.filesystem_broker"
