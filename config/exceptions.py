@@ -8,7 +8,8 @@ import logging
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.db import DatabaseError, InterfaceError, OperationalError
-from django.http import Http404
+from django.http import Http404, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -142,3 +143,19 @@ def api_exception_handler(exc, context):
         return None  # an unexpected error: Django logs it and answers 500
     response.data = _drf_error_body(exc)
     return response
+
+
+def not_found(request, exception):
+    """Django's 404 for a URL no route matches: the error format under /api/, a page elsewhere."""
+    if not request.path.startswith("/api/"):
+        return defaults.page_not_found(request, exception)
+    body = _body("NOT_FOUND", f"No API route for {request.path}.")
+    return JsonResponse(body, status=404)
+
+
+def server_error(request):
+    """Django's 500 for an unexpected error (already logged): JSON under /api/, a page elsewhere."""
+    if not request.path.startswith("/api/"):
+        return defaults.server_error(request)
+    body = _body("SERVER_ERROR", "An unexpected error; it was logged.")
+    return JsonResponse(body, status=500)

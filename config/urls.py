@@ -10,3 +10,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]
+
+# URLs no route matches, and unexpected errors: the API's error format under /api/.
+handler404 = "config.exceptions.not_found"
+handler500 = "config.exceptions.server_error"
