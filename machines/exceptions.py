@@ -1,3 +1,5 @@
+from django.utils.translation import gettext_lazy as _
+
 from config.exceptions import PlatformError, ValidationError
 
 
@@ -11,6 +13,17 @@ class LifecycleError(PlatformError):
     status_code = 409
     code = "LIFECYCLE_ERROR"
     default_message = "That lifecycle step is not allowed from the current status."
+
+
+class MachineChanged(PlatformError):
+    """Someone saved the machine after the editor read it: a save would overwrite their work."""
+
+    status_code = 409
+    code = "MACHINE_CHANGED"
+    default_message = _(
+        "Someone saved this machine after you opened it. Reload the page to "
+        "see their version, then make your changes again."
+    )
 
 
 class MachineInvalid(ValidationError):

@@ -9,7 +9,7 @@ from django.db.models import Max
 
 from config.exceptions import ValidationError
 from machines.definition import Definition
-from machines.exceptions import LifecycleError, MachineFrozen, MachineInvalid
+from machines.exceptions import LifecycleError, MachineChanged, MachineFrozen, MachineInvalid
 from machines.interchange import parse_seed
 from machines.models import Flow, Machine, State, Transition
 from machines.selectors import machine_definition
@@ -58,9 +58,18 @@ def machine_create(*, data, user=None, create_flow: bool = False) -> Machine:
 
 
 @transaction.atomic
-def machine_replace(*, machine: Machine, data, user=None) -> Machine:
-    """Replace a testing machine's whole definition (states and transitions get new ids)."""
+def machine_replace(
+    *, machine: Machine, data, user=None, expected_revision: int | None = None
+) -> Machine:
+    """Replace a testing machine's whole definition (states and transitions get new ids).
+
+    With `expected_revision` (the revision the editor read), a machine saved since then is
+    refused with MachineChanged; the check runs under the row lock, so of two editors who read
+    the same revision exactly one saves.
+    """
     machine = _lock(machine)
+    if expected_revision is not None and machine.revision != expected_revision:
+        raise MachineChanged(details={"revision": machine.revision})
     if machine.is_frozen:
         raise MachineFrozen(
             f"Machine {machine.pk} is {machine.get_status_display()}; only a "

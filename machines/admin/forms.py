@@ -7,6 +7,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from machines.admin.display import STATUS_LABELS
+from machines.exceptions import MachineChanged
 from machines.models import Flow, Machine, State, Transition
 
 EXPRESSION_MAX = 2000  # the interchange format's limit (machines/interchange.py)
@@ -47,16 +48,13 @@ class MachineForm(forms.ModelForm):
         flow, version = data.get("flow"), data.get("version")
         if flow and version and flow.machines.filter(version=version).exists():
             self.add_error("version", gettext("This flow already has a version %d.") % version)
+        # Here the designer keeps the page and its edits; machine_replace checks again under
+        # the row lock, for two saves that both pass this check at the same moment.
         seen = data.get("seen_revision")
         if self.instance.pk and seen is not None:
             current = Machine.objects.filter(pk=self.instance.pk).values_list("revision", flat=True)
             if current.first() != seen:
-                raise forms.ValidationError(
-                    gettext(
-                        "Someone saved this machine after you opened it. Reload the page to "
-                        "see their version, then make your changes again."
-                    )
-                )
+                raise forms.ValidationError(MachineChanged.default_message)
         return data
 
 

@@ -210,7 +210,10 @@ class MachineAdmin(admin.ModelAdmin):
         document = seed_document(form, formsets)
         if change:
             machine = services.machine_replace(
-                machine=form.instance, data=document, user=request.user
+                machine=form.instance,
+                data=document,
+                user=request.user,
+                expected_revision=form.cleaned_data.get("seen_revision"),
             )
         else:
             machine = services.machine_create(data=document, user=request.user)
