@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 ROLE_LIST = RegexValidator(r"^\d+(,\d+)*$", "Roles are comma-separated integers, like 1,2.")
 
@@ -16,6 +17,10 @@ class ApiClient(models.Model):
     roles = models.CharField(max_length=200, blank=True, default="", validators=[ROLE_LIST])
     is_designer = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("API client")
+        verbose_name_plural = _("API clients")
 
     def __str__(self):
         return self.user.username

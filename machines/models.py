@@ -6,6 +6,7 @@ what was imported, and the seed format distinguishes null from "".
 
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from machines.definition import CHOICE, NORMAL
 
@@ -20,6 +21,8 @@ class Flow(models.Model):
 
     class Meta:
         ordering = ["code"]
+        verbose_name = _("flow")
+        verbose_name_plural = _("flows")
 
     def __str__(self):
         return self.code
@@ -44,6 +47,8 @@ class Machine(models.Model):
 
     class Meta:
         ordering = ["flow__code", "version"]
+        verbose_name = _("machine")
+        verbose_name_plural = _("machines")
         # Designers edit testing machines (add/change); publishing moves them on (admin).
         permissions = [("publish_machine", "Can publish machines and put them online")]
         constraints = [

@@ -6,6 +6,7 @@ in the same transaction.
 
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from machines.models import Flow, Machine
 
@@ -23,6 +24,8 @@ class Instance(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = _("instance")
+        verbose_name_plural = _("instances")
         constraints = [
             models.UniqueConstraint(fields=["flow", "business_key"], name="instance_key_unique"),
         ]

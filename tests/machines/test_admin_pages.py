@@ -339,3 +339,11 @@ def test_the_language_switch_keeps_the_choice(admin_client):
 
     html = admin_client.get("/admin/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert '<html lang="zh-hans"' in html and 'id="sc-language"' in html
+
+
+def test_the_admin_index_names_the_apps_and_models_in_chinese(admin_client):
+    html = admin_client.get("/admin/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+
+    for name in ("状态机", "流程", "实例", "运行", "API 客户端"):
+        assert f">{name}<" in html, name
+    assert ">Machines<" not in html and ">Flows<" not in html and ">Instances<" not in html
