@@ -1,7 +1,7 @@
 """The seed interchange format (DESIGN.md section 3): JSON in, Definition out, and back.
 
 Parsing checks shapes and types and reports every problem with its field path; the rules of
-a well-formed machine are the validator's job (machines/validation.py).
+a well-formed machine are the validator's job (machines/validation/).
 """
 
 from rest_framework import serializers
