@@ -1,38 +1,38 @@
 from django.urls import path
 
-from runtime import apis
+from runtime.apis import events, instances, subscriptions
 
 urlpatterns = [
-    path("instances/", apis.InstanceListCreateApi.as_view(), name="instances"),
-    path("instances/<int:instance_id>/", apis.InstanceDetailApi.as_view(), name="instance"),
+    path("instances/", instances.InstanceListCreateApi.as_view(), name="instances"),
+    path("instances/<int:instance_id>/", instances.InstanceDetailApi.as_view(), name="instance"),
     path(
         "instances/<int:instance_id>/events/",
-        apis.InstanceEventFireApi.as_view(),
+        instances.InstanceEventFireApi.as_view(),
         name="instance-events",
     ),
     path(
         "instances/<int:instance_id>/events/available",
-        apis.InstanceEventsAvailableApi.as_view(),
+        instances.InstanceEventsAvailableApi.as_view(),
         name="instance-events-available",
     ),
     path(
         "instances/<int:instance_id>/history/",
-        apis.InstanceHistoryApi.as_view(),
+        instances.InstanceHistoryApi.as_view(),
         name="instance-history",
     ),
     path(
         "instances/<int:instance_id>/migrate",
-        apis.InstanceMigrateApi.as_view(),
+        instances.InstanceMigrateApi.as_view(),
         name="instance-migrate",
     ),
-    path("events/<int:event_id>/", apis.EventDetailApi.as_view(), name="event"),
-    path("events/<int:event_id>/replay", apis.EventReplayApi.as_view(), name="event-replay"),
-    path("subscriptions/", apis.SubscriptionListCreateApi.as_view(), name="subscriptions"),
+    path("events/<int:event_id>/", events.EventDetailApi.as_view(), name="event"),
+    path("events/<int:event_id>/replay", events.EventReplayApi.as_view(), name="event-replay"),
+    path("subscriptions/", subscriptions.SubscriptionListCreateApi.as_view(), name="subscriptions"),
     path(
         "subscriptions/<int:subscription_id>/",
-        apis.SubscriptionDeleteApi.as_view(),
+        subscriptions.SubscriptionDeleteApi.as_view(),
         name="subscription",
     ),
-    path("flows/<slug:code>/fire", apis.FlowFireApi.as_view(), name="flow-fire"),
-    path("machines/<int:sm_id>/simulate", apis.MachineSimulateApi.as_view(), name="simulate"),
+    path("flows/<slug:code>/fire", events.FlowFireApi.as_view(), name="flow-fire"),
+    path("machines/<int:sm_id>/simulate", events.MachineSimulateApi.as_view(), name="simulate"),
 ]

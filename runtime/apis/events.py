@@ -1,0 +1,114 @@
+"""Event records and replays, the stateless fire and the simulator."""
+
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from clients.permissions import IsDesigner
+from machines.selectors import flow_get, machine_get
+from runtime import async_events, selectors, services
+from runtime.apis.common import (
+    ACCEPTED,
+    OUTCOME,
+    ContextField,
+    acting_role,
+    valid,
+)
+from runtime.apply import event_outcome
+from runtime.simulation import outcome
+
+
+class EventDetailApi(APIView):
+    @extend_schema(
+        responses=inline_serializer(
+            "EventRecord",
+            {
+                "id": serializers.IntegerField(),
+                "status": serializers.CharField(),
+                "result": serializers.JSONField(required=False),
+                "error": serializers.JSONField(required=False),
+            },
+        )
+    )
+    def get(self, request, event_id):
+        record = selectors.event_get(event_id=event_id)
+        body = {"id": record.pk, "status": record.status}
+        if record.is_async:
+            body["attempts"] = record.attempts
+        if record.result is not None:
+            body["result"] = event_outcome(record)
+        if record.error is not None:
+            body["error"] = record.error
+        return Response(body)
+
+
+class FlowFireApi(APIView):
+    """Stateless: the caller keeps the state; the online version decides, nothing is stored."""
+
+    class InputSerializer(serializers.Serializer):
+        state = serializers.CharField(max_length=100)
+        event = serializers.CharField(max_length=100)
+        role = serializers.IntegerField(required=False, allow_null=True, default=None)
+        context = ContextField()
+
+    @extend_schema(request=InputSerializer, responses=OUTCOME)
+    def post(self, request, code):
+        data = valid(self.InputSerializer, request.data)
+        machine = services.online_machine(flow=flow_get(code=code))
+        decision = services.stateless_decide(
+            machine=machine,
+            state=data["state"],
+            event=data["event"],
+            role=acting_role(request, data["role"]),
+            context=data["context"],
+        )
+        return Response(outcome(decision))
+
+
+class MachineSimulateApi(APIView):
+    """Design API: run steps on any version; each step's outcome or error, nothing stored."""
+
+    permission_classes = [IsDesigner]
+
+    class StepSerializer(serializers.Serializer):
+        event = serializers.CharField(max_length=100)
+        role = serializers.IntegerField(required=False, allow_null=True, default=None)
+        context = ContextField()
+
+    class InputSerializer(serializers.Serializer):
+        state = serializers.CharField(max_length=100, required=False, default=None)
+        steps = serializers.ListField(child=serializers.DictField(), max_length=200)
+
+        def validate_steps(self, steps):
+            serializer = MachineSimulateApi.StepSerializer(data=steps, many=True)
+            serializer.is_valid(raise_exception=True)
+            return serializer.validated_data
+
+    @extend_schema(
+        request=InputSerializer,
+        responses=inline_serializer(
+            "Simulation",
+            {
+                "steps": serializers.ListField(child=serializers.DictField()),
+                "state": serializers.CharField(),
+                "context": serializers.DictField(),
+            },
+        ),
+    )
+    def post(self, request, sm_id):
+        data = valid(self.InputSerializer, request.data)
+        machine = machine_get(sm_id=sm_id)
+        return Response(
+            services.machine_simulate(machine=machine, state=data["state"], steps=data["steps"])
+        )
+
+
+class EventReplayApi(APIView):
+    """Put a failed async event back in line; the caller follows it at GET /events/{id}/."""
+
+    @extend_schema(request=None, responses={202: ACCEPTED})
+    def post(self, request, event_id):
+        record = async_events.event_replay(record=selectors.event_get(event_id=event_id))
+        body = {"eventId": record.pk, "status": record.status}
+        return Response(body, status=status.HTTP_202_ACCEPTED)

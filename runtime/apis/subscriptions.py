@@ -1,0 +1,57 @@
+"""Subscriptions: who is told of every committed transition of a flow."""
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from runtime import selectors, subscriptions
+from runtime.apis.common import (
+    valid,
+)
+
+
+class SubscriptionOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="pk")
+    flow = serializers.CharField(source="flow.code")
+    url = serializers.CharField()
+    states = serializers.ListField(child=serializers.CharField(), allow_null=True)
+    active = serializers.BooleanField()
+
+
+class SubscriptionListCreateApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        flow = serializers.SlugField(max_length=100)
+        url = serializers.URLField(max_length=2000)
+        states = serializers.ListField(
+            child=serializers.CharField(max_length=100),
+            required=False,
+            allow_null=True,
+            default=None,
+            max_length=500,
+        )
+
+    @extend_schema(
+        parameters=[OpenApiParameter("flow", str)],
+        responses=SubscriptionOutputSerializer(many=True),
+    )
+    def get(self, request):
+        found = selectors.subscription_list(flow=request.query_params.get("flow"))
+        return Response(SubscriptionOutputSerializer(found, many=True).data)
+
+    @extend_schema(request=InputSerializer, responses={201: SubscriptionOutputSerializer})
+    def post(self, request):
+        data = valid(self.InputSerializer, request.data)
+        subscription = subscriptions.subscription_create(
+            flow_code=data["flow"], url=data["url"], states=data["states"]
+        )
+        return Response(
+            SubscriptionOutputSerializer(subscription).data, status=status.HTTP_201_CREATED
+        )
+
+
+class SubscriptionDeleteApi(APIView):
+    @extend_schema(responses={204: None})
+    def delete(self, request, subscription_id):
+        subscriptions.subscription_delete(subscription_id=subscription_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
