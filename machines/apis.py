@@ -3,8 +3,15 @@
 Each view validates its input, calls one service or selector, and serializes the result.
 """
 
+import re
+
 from django.http import HttpResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -12,6 +19,7 @@ from rest_framework.views import APIView
 
 from clients.permissions import IsDesigner
 from config.exceptions import ValidationError
+from config.schema import ErrorSerializer
 from machines import selectors, services
 from machines.diagrams import RENDERERS, state_table
 from machines.interchange import MachineIn
@@ -81,15 +89,43 @@ class MachineListCreateApi(DesignApi):
 
 
 class MachineDetailApi(DesignApi):
+    """A machine's definition; its revision is the ETag.
+
+    A PUT with If-Match set to it replaces the definition only if nobody saved the machine
+    in between (412 MACHINE_CHANGED); without If-Match the PUT replaces it regardless.
+    """
+
     @extend_schema(responses=SEED)
     def get(self, request, sm_id):
-        return Response(selectors.machine_export(machine=selectors.machine_get(sm_id=sm_id)))
+        machine = selectors.machine_get(sm_id=sm_id)
+        return _tagged(Response(selectors.machine_export(machine=machine)), machine)
 
-    @extend_schema(request=MachineIn, responses=SEED)
+    @extend_schema(
+        request=MachineIn,
+        parameters=[
+            OpenApiParameter(
+                "If-Match",
+                str,
+                OpenApiParameter.HEADER,
+                description='The ETag of the GET this edit started from, like "3".',
+            )
+        ],
+        responses={
+            200: SEED,
+            412: OpenApiResponse(
+                ErrorSerializer, description="MACHINE_CHANGED: saved by someone else since."
+            ),
+        },
+    )
     def put(self, request, sm_id):
         machine = selectors.machine_get(sm_id=sm_id)
-        machine = services.machine_replace(machine=machine, data=request.data, user=request.user)
-        return Response(selectors.machine_export(machine=machine))
+        machine = services.machine_replace(
+            machine=machine,
+            data=request.data,
+            user=request.user,
+            expected_revision=_if_match(request),
+        )
+        return _tagged(Response(selectors.machine_export(machine=machine)), machine)
 
     @extend_schema(responses={204: None})
     def delete(self, request, sm_id):
@@ -192,3 +228,22 @@ class ExpressionCheckApi(DesignApi):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         return Response(check_expression(serializer.validated_data["expression"]))
+
+
+def _tagged(response: Response, machine) -> Response:
+    response["ETag"] = f'"{machine.revision}"'
+    return response
+
+
+def _if_match(request) -> int | None:
+    """The revision an If-Match header names; None without one (or with *)."""
+    header = request.headers.get("If-Match", "").strip()
+    if header in ("", "*"):
+        return None
+    match = re.fullmatch(r'"(\d{1,9})"', header)
+    if match is None:
+        raise ValidationError(
+            'If-Match must be one ETag of this machine, like "3".',
+            {"problems": [{"path": "If-Match", "message": "Not an ETag of this API."}]},
+        )
+    return int(match.group(1))

@@ -16,9 +16,12 @@ class LifecycleError(PlatformError):
 
 
 class MachineChanged(PlatformError):
-    """Someone saved the machine after the editor read it: a save would overwrite their work."""
+    """Someone saved the machine after the editor read it: a save would overwrite their work.
 
-    status_code = 409
+    412, as HTTP answers a failed If-Match (the design API's PUT; the admin shows the message).
+    """
+
+    status_code = 412
     code = "MACHINE_CHANGED"
     default_message = _(
         "Someone saved this machine after you opened it. Reload the page to "

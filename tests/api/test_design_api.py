@@ -178,6 +178,44 @@ def test_a_failed_replace_leaves_the_machine_exactly_as_it_was(designer, seed):
     assert designer.get(f"/api/v1/machines/{sm_id}/").json() == before
 
 
+def test_a_replace_with_the_etag_it_read_goes_through_and_gets_the_next_one(designer, seed):
+    sm_id = _create(designer, seed())["smInfo"]["smId"]
+    read = designer.get(f"/api/v1/machines/{sm_id}/")
+    assert read["ETag"] == '"1"'
+
+    put = designer.put(
+        f"/api/v1/machines/{sm_id}/", seed(), format="json", HTTP_IF_MATCH=read["ETag"]
+    )
+
+    assert put.status_code == 200 and put["ETag"] == '"2"'
+
+
+def test_a_replace_with_an_older_etag_is_refused_and_keeps_the_newer_save(designer, seed):
+    sm_id = _create(designer, seed())["smInfo"]["smId"]
+    etag = designer.get(f"/api/v1/machines/{sm_id}/")["ETag"]
+    other = seed("audit")
+    other["smInfo"]["flowCode"] = "design-example"
+    assert designer.put(f"/api/v1/machines/{sm_id}/", other, format="json").status_code == 200
+    newer = designer.get(f"/api/v1/machines/{sm_id}/").json()
+
+    late = designer.put(f"/api/v1/machines/{sm_id}/", seed(), format="json", HTTP_IF_MATCH=etag)
+
+    assert (late.status_code, late.json()["code"]) == (412, "MACHINE_CHANGED")
+    assert late.json()["details"] == {"revision": 2}
+    assert designer.get(f"/api/v1/machines/{sm_id}/").json() == newer
+
+
+@pytest.mark.parametrize("header", ['W/"1"', "1", '"one"', '"1", "2"'])
+def test_an_if_match_that_is_not_one_of_our_etags_is_a_validation_error(designer, seed, header):
+    sm_id = _create(designer, seed())["smInfo"]["smId"]
+    before = designer.get(f"/api/v1/machines/{sm_id}/").json()
+
+    put = designer.put(f"/api/v1/machines/{sm_id}/", seed(), format="json", HTTP_IF_MATCH=header)
+
+    assert (put.status_code, put.json()["code"]) == (400, "VALIDATION_ERROR")
+    assert designer.get(f"/api/v1/machines/{sm_id}/").json() == before
+
+
 @pytest.mark.parametrize("step", ["publish", "online", "disable"])
 def test_a_frozen_machine_cannot_be_replaced_or_deleted(designer, seed, step):
     sm_id = _create(designer, seed())["smInfo"]["smId"]
