@@ -40,6 +40,8 @@ class AutoSchema(BaseAutoSchema):
             return owner.removesuffix("Api") + name
         return name
 
+    # drf-spectacular's own hook for an operation's responses (private, but the one place that
+    # sees every operation; drf-standardized-errors extends the same one).
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
         errors = ANY_OPERATION if self.method in ("GET", "HEAD") else ANY_OPERATION | CHANGES

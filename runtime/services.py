@@ -105,8 +105,11 @@ def instance_event_fire(
 ) -> dict:
     """Apply one event synchronously and return its outcome (DESIGN.md section 5)."""
     # PostgreSQL: two prepared statements instead of the ORM's five (runtime/fastpath.py).
-    fast = connection.vendor == "postgresql"
-    record = (fastpath.SyncEvent if fast else EventRecord)(
+    if connection.vendor == "postgresql":
+        event_class, lock, apply = fastpath.SyncEvent, fastpath.lock_instance, fastpath.apply_event
+    else:
+        event_class, lock, apply = EventRecord, _lock_for_event, apply_event
+    record = event_class(
         event=event,
         role=role,
         context=context or {},
@@ -116,22 +119,7 @@ def instance_event_fire(
     # Only a requestId is ever compared with a later body: no digest to make without one.
     record.fingerprint = fingerprint(event_body(record)) if request_id is not None else ""
     with transaction.atomic():
-        if fast:
-            instance, replay, pending = fastpath.lock_instance(instance_id, request_id)
-        else:
-            instance = lock_instance(instance_id)
-            # One query answers both: was this requestId seen, and are async events waiting?
-            earlier = EventRecord.objects.filter(instance=instance).filter(
-                Q(status__in=PENDING) | Q(request_id=request_id)
-                if request_id is not None
-                else Q(status__in=PENDING)
-            )
-            earlier = list(earlier.only("id", "request_id", "fingerprint", "status", "result"))
-            replay = next(
-                (e for e in earlier if request_id is not None and e.request_id == request_id),
-                None,
-            )
-            pending = len(earlier)
+        instance, replay, pending = lock(instance_id, request_id)
         if replay is not None:
             return event_outcome(_same_body(replay, record.fingerprint))
         if pending:  # async events go first: they were accepted before this one
@@ -140,9 +128,23 @@ def instance_event_fire(
                 {"pendingEvents": pending},
             )
         record.instance = instance
-        if fast:
-            return fastpath.apply_event(instance, record)
-        return apply_event(instance, record)
+        return apply(instance, record)
+
+
+def _lock_for_event(instance_id: int, request_id: str | None) -> tuple:
+    """The ORM's fastpath.lock_instance: (instance, replay record or None, pending events)."""
+    instance = lock_instance(instance_id)
+    # One query answers both: was this requestId seen, and are async events waiting?
+    earlier = EventRecord.objects.filter(instance=instance).filter(
+        Q(status__in=PENDING) | Q(request_id=request_id)
+        if request_id is not None
+        else Q(status__in=PENDING)
+    )
+    earlier = list(earlier.only("id", "request_id", "fingerprint", "status", "result"))
+    replay = next(
+        (e for e in earlier if request_id is not None and e.request_id == request_id), None
+    )
+    return instance, replay, len(earlier)
 
 
 def event_body(record: EventRecord) -> dict:
