@@ -6,10 +6,16 @@ DESIGN.md section 5. Apps subclass PlatformError in their own exceptions.py.
 
 import logging
 
-from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.core.exceptions import (
+    DisallowedHost,
+    PermissionDenied,
+    RequestDataTooBig,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
-from django.views import defaults
+from django.views import csrf, defaults
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -145,17 +151,59 @@ def api_exception_handler(exc, context):
     return response
 
 
+def is_api(request) -> bool:
+    return request.path.startswith("/api/")
+
+
+def error_response(status: int, code: str, message: str, details: dict | None = None):
+    """An error in the API's format, for answers made outside DRF's views."""
+    return JsonResponse(_body(code, message, details), status=status)
+
+
 def not_found(request, exception):
     """Django's 404 for a URL no route matches: the error format under /api/, a page elsewhere."""
-    if not request.path.startswith("/api/"):
+    if not is_api(request):
         return defaults.page_not_found(request, exception)
-    body = _body("NOT_FOUND", f"No API route for {request.path}.")
-    return JsonResponse(body, status=404)
+    return error_response(404, "NOT_FOUND", f"No API route for {request.path}.")
+
+
+# What a client is told for each SuspiciousOperation Django turns into a 400; the exception's
+# own text stays in the log, as Django's page keeps it out of the answer too.
+_BAD_REQUEST_MESSAGES = {
+    DisallowedHost: "The Host header names a host this server does not serve.",
+    TooManyFieldsSent: "Too many query or form fields.",
+    TooManyFilesSent: "Too many files.",
+    RequestDataTooBig: "The request body is too large.",
+}
+
+
+def bad_request(request, exception):
+    """Django's 400 (bad Host header, SuspiciousOperation): JSON under /api/, a page elsewhere."""
+    if not is_api(request):
+        return defaults.bad_request(request, exception)
+    message = next(
+        (text for kind, text in _BAD_REQUEST_MESSAGES.items() if isinstance(exception, kind)),
+        "The request is malformed.",
+    )
+    return error_response(400, "VALIDATION_ERROR", message)
+
+
+def permission_denied(request, exception):
+    """Django's 403 outside DRF's views: the error format under /api/, a page elsewhere."""
+    if not is_api(request):
+        return defaults.permission_denied(request, exception)
+    return error_response(403, "PERMISSION_DENIED", "You do not have permission to do this.")
+
+
+def csrf_failure(request, reason=""):
+    """A request the CSRF check refused: the error format under /api/, Django's page elsewhere."""
+    if not is_api(request):
+        return csrf.csrf_failure(request, reason)
+    return error_response(403, "PERMISSION_DENIED", f"CSRF verification failed: {reason}")
 
 
 def server_error(request):
     """Django's 500 for an unexpected error (already logged): JSON under /api/, a page elsewhere."""
-    if not request.path.startswith("/api/"):
+    if not is_api(request):
         return defaults.server_error(request)
-    body = _body("SERVER_ERROR", "An unexpected error; it was logged.")
-    return JsonResponse(body, status=500)
+    return error_response(500, "SERVER_ERROR", "An unexpected error; it was logged.")

@@ -12,5 +12,7 @@ urlpatterns = [
 ]
 
 # URLs no route matches, and unexpected errors: the API's error format under /api/.
+handler400 = "config.exceptions.bad_request"
+handler403 = "config.exceptions.permission_denied"
 handler404 = "config.exceptions.not_found"
 handler500 = "config.exceptions.server_error"
