@@ -22,7 +22,9 @@ bench: install
 worker: install
 	$(BIN)/celery -A config worker --beat --loglevel=info
 
+# Also gives the checkout its own secrets in .env, once (DEBUG=false refuses to start without).
 install: $(VENV)/.installed
+	bash platform/secrets.sh .env
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV) && $(BIN)/pip install --quiet --upgrade pip && $(BIN)/pip install --quiet -e '.[dev]' && touch $@
