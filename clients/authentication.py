@@ -1,8 +1,16 @@
+"""Who a request is: API tokens (with failed checks counted) and the admin login's lockout."""
+
 import threading
 import time
 
+from axes.backends import AxesStandaloneBackend
+from axes.helpers import get_cool_off, get_lockout_message
+from django.conf import settings
+from django.http import HttpResponse
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
+
+from clients.throttles import auth_failure_counted
 
 # A token seen lately is trusted for this long in this process without a query: the event hot
 # path saves a three-table lookup per request. A revoked token works at most this much longer.
@@ -14,6 +22,13 @@ _lock = threading.Lock()
 
 class ClientTokenAuthentication(TokenAuthentication):
     """DRF's token authentication, loading the client's roles in the same query."""
+
+    def authenticate(self, request):
+        try:
+            return super().authenticate(request)
+        except AuthenticationFailed:
+            auth_failure_counted(request)  # 429 THROTTLED instead, past the address's limit
+            raise
 
     def authenticate_credentials(self, key):
         now = time.monotonic()
@@ -37,3 +52,30 @@ def forget_tokens() -> None:
     """Drop the per-process token cache (tests that change a client's roles in place)."""
     with _lock:
         _seen.clear()
+
+
+class LoginLockoutBackend(AxesStandaloneBackend):
+    """django-axes' lockout for logins over HTTP; a login without a request is not watched.
+
+    Every login a client can reach (the admin's form) passes its request. Code that logs in
+    without one, such as Django's test client login(), has no address to lock out, and axes'
+    own backend would refuse it outright.
+    """
+
+    def authenticate(self, request=None, username=None, password=None, **kwargs):
+        if request is None:
+            return None
+        return super().authenticate(request, username, password, **kwargs)
+
+
+def login_lockout_response(request, original_response=None, credentials=None) -> HttpResponse:
+    """axes' lockout answer (429) with Retry-After: the cool-off, which this attempt restarted."""
+    response = HttpResponse(
+        get_lockout_message(),
+        status=settings.AXES_HTTP_RESPONSE_CODE,
+        content_type="text/plain; charset=utf-8",
+    )
+    cool_off = get_cool_off(request)
+    if cool_off:
+        response["Retry-After"] = str(int(cool_off.total_seconds()))
+    return response

@@ -1,15 +1,22 @@
-"""Per-client request limits with counters every process shares (one upsert per request)."""
+"""Request limits with counters every process shares (one upsert per counted request).
 
+Two limits: requests per client (ClientRateThrottle), and failed token checks per client
+address (auth_failure_counted), which answers 429 to further failed attempts only.
+"""
+
+import ipaddress
 import random
 import time
 
 from django.conf import settings
 from django.db import connection
+from rest_framework.exceptions import Throttled
 from rest_framework.throttling import BaseThrottle
 
+from clients.addresses import client_address
 from clients.models import ThrottleCounter
 
-SWEEP_ONE_IN = 1000  # about one request in this many deletes the counters of past windows
+SWEEP_ONE_IN = 1000  # about one counted request in this many deletes the counters of past windows
 
 
 class ClientRateThrottle(BaseThrottle):
@@ -24,16 +31,56 @@ class ClientRateThrottle(BaseThrottle):
         limit, window = _parse_rate(settings.API_THROTTLE_RATE)
         if not limit:
             return True
-        now = time.time()
-        self.window_end = (now // window + 1) * window
         who = request.user.pk if request.user else self.get_ident(request)
-        count = _bump(f"{who}:{int(now // window)}:{window}", self.window_end)
-        if random.randrange(SWEEP_ONE_IN) == 0:
-            ThrottleCounter.objects.filter(window_end__lt=now).delete()
+        count, self.window_end = _count(str(who), window)
         return count <= limit
 
+    def get_ident(self, request):
+        return client_address(request)
+
     def wait(self):
-        return max(1, int(self.window_end - time.time() + 0.999))
+        return _wait(self.window_end)
+
+
+def auth_failure_counted(request) -> None:
+    """Count a failed token check from the request's address; past the limit, raise Throttled.
+
+    Only failures are counted and only failures are refused: a valid token from the same
+    address never reaches this function, so an attacker can't lock a client out.
+    """
+    limit, window = settings.AUTH_FAILURE_LIMIT, settings.AUTH_FAILURE_WINDOW
+    if not limit:
+        return
+    count, window_end = _count(f"authfail:{_address_block(client_address(request))}", window)
+    if count > limit:
+        raise Throttled(
+            wait=_wait(window_end), detail="Too many failed authentications from this address."
+        )
+
+
+def _address_block(address: str) -> str:
+    """The address itself, or its /64 for IPv6: one host usually holds a whole /64."""
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address[:45]  # not an IP (a unix socket's peer): still one bounded key
+    if parsed.version == 6:
+        return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+    return address
+
+
+def _count(who: str, window: int) -> tuple[int, float]:
+    """Add one to who's counter in the current window: (the count, when the window ends)."""
+    now = time.time()
+    window_end = (now // window + 1) * window
+    count = _bump(f"{who}:{int(now // window)}:{window}", window_end)
+    if random.randrange(SWEEP_ONE_IN) == 0:
+        ThrottleCounter.objects.filter(window_end__lt=now).delete()
+    return count, window_end
+
+
+def _wait(window_end: float) -> int:
+    return max(1, int(window_end - time.time() + 0.999))
 
 
 def _bump(key: str, window_end: float) -> int:

@@ -5,18 +5,26 @@ server (files under var/). `.env.example` lists every variable.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import environ
+
+from config.checks import secret_from_env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
-env.read_env(BASE_DIR / ".env")  # optional; real environment variables win
+# Optional; real environment variables win. ENV_FILE names another file (the tests start
+# processes with an empty one).
+env.read_env(env.str("ENV_FILE", default=str(BASE_DIR / ".env")))
 
 DEBUG = env.bool("DEBUG", default=False)
-SECRET_KEY = env("SECRET_KEY", default="insecure-dev-only-change-me")
+# In production (DEBUG=false) a secret unset, empty or written in the repository stops every
+# process here; development falls back to a fixed key. Never a random one: every process
+# must sign alike. `make install` writes random ones into .env.
+SECRET_KEY = secret_from_env(env, "SECRET_KEY", debug=DEBUG)
 # Behind HTTPS in production: secure cookies, HSTS and a redirect from http. Off for make run.
 HTTPS = env.bool("HTTPS", default=False)
 if HTTPS:
@@ -35,7 +43,7 @@ CSRF_FAILURE_VIEW = "config.exceptions.csrf_failure"  # the API's error format u
 # for a domain and its subdomains, or "*" for any host.
 CALLBACK_ALLOWED_HOSTS = env.list("CALLBACK_ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
 # Signs every callback (Standard Webhooks): "whsec_" + base64 of the key bytes.
-CALLBACK_SECRET = env("CALLBACK_SECRET", default="whsec_c3RhdGVjZW50ZXItZGV2LW9ubHktc2VjcmV0")
+CALLBACK_SECRET = secret_from_env(env, "CALLBACK_SECRET", debug=DEBUG)
 CALLBACK_TIMEOUT = env.float("CALLBACK_TIMEOUT", default=5.0)  # seconds, whole call
 
 INSTALLED_APPS = [
@@ -48,6 +56,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "axes",  # failed admin logins: lockout per username and address
     "clients",
     "machines",
     "runtime",
@@ -64,6 +73,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as axes asks: turns a lockout into its 429
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -123,6 +133,24 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 LOGIN_URL = "/admin/login/"
+# axes' backend first: it refuses a locked-out login before a password is checked.
+AUTHENTICATION_BACKENDS = [
+    "clients.authentication.LoginLockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# The admin login locks out one username from one address after AXES_FAILURE_LIMIT failures,
+# for AXES_COOLOFF_MINUTES after the last one (429 with Retry-After). Per username and
+# address together, so a stranger guessing a password can't lock its owner out elsewhere.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = timedelta(minutes=env.float("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True  # a good login clears the typos that came before it
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"  # shared by every process
+AXES_CLIENT_IP_CALLABLE = "clients.addresses.client_address"
+AXES_LOCKOUT_CALLABLE = "clients.authentication.login_lockout_response"
+# Proxies (addresses or networks) whose X-Forwarded-For names the client; the socket's
+# address is the client's otherwise. The throttles and the admin lockout count by it.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -139,6 +167,11 @@ REST_FRAMEWORK = {
 }
 # Requests a client may make per window ("600/second", "20000/minute"; "0" turns it off).
 API_THROTTLE_RATE = env("API_THROTTLE_RATE", default="600/second")
+# Failed token checks per client address and window; past the limit further failures get
+# 429 THROTTLED (valid tokens are never refused). 20 in 5 minutes leaves room for a client
+# retrying with a stale token, and makes guessing a 160-bit token hopeless; 0 turns it off.
+AUTH_FAILURE_LIMIT = env.int("AUTH_FAILURE_LIMIT", default=20)
+AUTH_FAILURE_WINDOW = env.int("AUTH_FAILURE_WINDOW", default=300)  # seconds
 SPECTACULAR_SETTINGS = {
     "TITLE": "Statecenter API",
     "DESCRIPTION": "Design state machines, publish them, run instances and fire events.",
