@@ -1,13 +1,19 @@
 """The seed interchange format (DESIGN.md section 3): JSON in, Definition out, and back.
 
 Parsing checks shapes and types and reports every problem with its field path; the rules of
-a well-formed machine are the validator's job (machines/validation/).
+a well-formed machine are the validator's job (machines/validation/). parse_json reads JSON
+text from outside (the admin's import and simulator) with the bounds every such value keeps.
 """
 
+import json
+import math
+
+from django.utils.translation import gettext
 from rest_framework import serializers
 
 from config.exceptions import ValidationError, flatten_errors
 from machines.definition import CHOICE, NORMAL, Definition, StateDef, TransitionDef
+from rules.limits import MAX_INT_BITS
 
 MAX_STATES = 500
 MAX_TRANSITIONS = 2000
@@ -28,6 +34,10 @@ def _text(max_length: int, **kwargs):
 
 INT_MAX = 2**31 - 1  # what the database columns hold
 ID_MAX = 2**63 - 1
+# Versions count up by one from 1; the bound leaves "the next version" far from the column's
+# end, so a flow that reaches it is refused with VALIDATION_ERROR rather than overflowing.
+VERSION_MAX = 1_000_000
+MAX_JSON_DEPTH = 64  # nesting of a JSON document from outside; a seed document is 4 deep
 
 
 def _int(**kwargs):
@@ -55,7 +65,7 @@ class InfoIn(_StrictSerializer):
     smId = _id()
     flowId = _id()
     flowCode = serializers.SlugField(max_length=100, required=False, allow_null=True, default=None)
-    version = _int(min_value=1)
+    version = _int(min_value=1, max_value=VERSION_MAX)
     smStatus = serializers.ChoiceField([1, 2, 3, 4], required=False, allow_null=True)
     creator = _text(150)
     modifier = _text(150)
@@ -183,3 +193,88 @@ def _transition_seed(t: TransitionDef, sm_id) -> dict:
     if t.timer_seconds is not None:
         seed["timerSeconds"] = t.timer_seconds
     return seed
+
+
+def parse_json(raw: bytes | str, *, max_depth: int = MAX_JSON_DEPTH):
+    """JSON text from outside as a value; ValidationError for bad text, nesting or numbers."""
+    try:
+        value = json.loads(raw, parse_constant=_no_constant, parse_int=_json_int)
+    except RecursionError:  # the C parser gives up near 1,000 levels, long past max_depth
+        raise _json_invalid(_too_deep(max_depth)) from None
+    except _BadNumber as exc:
+        raise _json_invalid(str(exc)) from None
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+        raise _json_invalid(gettext("This is not JSON: %s") % exc) from None
+    problem = json_problem(value, max_depth=max_depth)
+    if problem is not None:
+        raise _json_invalid(problem)
+    return value
+
+
+def json_problem(value, *, max_depth: int) -> str | None:
+    """Why a parsed JSON value cannot be stored or written back as JSON, or None.
+
+    PostgreSQL's jsonb refuses NUL, no UTF-8 encoder takes a lone surrogate, encoding a deeply
+    nested value runs out of stack, JSON has no infinity or NaN, and an integer is bounded as
+    an expression bounds those it builds, far inside the 4,300 digits Python turns to text.
+    Iterative, so depth cannot hurt here.
+    """
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > max_depth:
+            return _too_deep(max_depth)
+        if isinstance(item, dict):
+            stack += [(key, depth) for key in item] + [(v, depth + 1) for v in item.values()]
+        elif isinstance(item, list):
+            stack += [(v, depth + 1) for v in item]
+        elif isinstance(item, str) and not _storable_text(item):
+            return gettext("Text may not hold NUL or lone surrogate characters.")
+        elif isinstance(item, float) and not math.isfinite(item):
+            return gettext("Numbers must be finite.")
+        elif isinstance(item, int) and abs(item).bit_length() > MAX_INT_BITS:
+            return _int_too_large()
+    return None
+
+
+def _storable_text(text: str) -> bool:
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+class _BadNumber(ValueError):
+    """Raised by the parser's hooks; its text is the message for the client."""
+
+
+# Longer text is refused before int() reads it: past 4,300 digits int() fails with advice
+# about sys.set_int_max_str_digits, which is no message for a client.
+_INT_TEXT_MAX = len(str(2**MAX_INT_BITS)) + 1
+
+
+def _json_int(text: str) -> int:
+    if len(text) > _INT_TEXT_MAX:
+        raise _BadNumber(_int_too_large())
+    return int(text)
+
+
+def _no_constant(name: str):
+    raise _BadNumber(gettext("%s is not a JSON number.") % name)
+
+
+def _int_too_large() -> str:
+    return gettext("Integers may have at most %(bits)s bits (about 3,000 digits).") % {
+        "bits": f"{MAX_INT_BITS:,}"
+    }
+
+
+def _too_deep(max_depth: int) -> str:
+    return gettext("Nested deeper than %d levels.") % max_depth
+
+
+def _json_invalid(message: str) -> ValidationError:
+    return ValidationError(message, {"problems": [{"path": "", "message": message}]})

@@ -1,13 +1,13 @@
 """Admin forms: every field of the interchange format, labelled with its seed JSON name."""
 
-import json
-
 from django import forms
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from config.exceptions import ValidationError
 from machines.admin.display import STATUS_LABELS
 from machines.exceptions import MachineChanged
+from machines.interchange import VERSION_MAX, parse_json
 from machines.models import Flow, Machine, State, Transition
 
 EXPRESSION_MAX = 2000  # the interchange format's limit (machines/interchange.py)
@@ -27,6 +27,7 @@ class MachineForm(forms.ModelForm):
         label=_("Version"),
         required=False,
         min_value=1,
+        max_value=VERSION_MAX,
         help_text=_("version: leave empty for the flow's next version."),
     )
 
@@ -189,9 +190,9 @@ class ImportForm(forms.Form):
             raise forms.ValidationError(gettext("Give either a file or the pasted JSON."))
         raw = upload.read() if upload else text.encode()
         try:
-            document = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise forms.ValidationError(gettext("This is not JSON: %s") % exc) from None
+            document = parse_json(raw)
+        except ValidationError as exc:
+            raise forms.ValidationError(exc.message) from None
         if not isinstance(document, dict):
             raise forms.ValidationError(gettext("The JSON must be an object with smStates."))
         data["document"] = document

@@ -27,6 +27,7 @@ from machines.admin.display import (
 from machines.admin.forms import ImportForm
 from machines.admin.steps import STEPS, available_steps, may
 from machines.diagrams import render_mermaid
+from machines.interchange import INT_MAX, parse_json
 from machines.models import Machine
 from runtime.services import machine_simulate
 
@@ -141,10 +142,7 @@ def _simulation_input(raw: bytes) -> tuple[str | None, list[dict]]:
     def invalid(path, message):
         return ValidationError(message, {"problems": [{"path": path, "message": message}]})
 
-    try:
-        body = json.loads(raw or b"{}")
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise invalid("", gettext("The request is not JSON.")) from None
+    body = parse_json(raw or b"{}")  # bad text, numbers or nesting: a clear 400, not a 500
     if not isinstance(body, dict) or not isinstance(body.get("steps", []), list):
         raise invalid("steps", gettext("Send an object with a list of steps."))
     state = body.get("state") or None
@@ -155,17 +153,27 @@ def _simulation_input(raw: bytes) -> tuple[str | None, list[dict]]:
         event = step.get("event") if isinstance(step, dict) else None
         if not isinstance(event, str) or not event.strip():
             raise invalid(f"steps[{index}].event", gettext("Each step needs an event."))
-        role, context = step.get("role"), step.get("context") or {}
-        if role in ("", None):
-            role = None
-        elif isinstance(role, bool) or not isinstance(role, int | str) or not str(role).isdigit():
-            raise invalid(f"steps[{index}].role", gettext("A role is a whole number."))
+        role, context = _role(step.get("role")), step.get("context") or {}
+        if isinstance(role, str):
+            raise invalid(f"steps[{index}].role", role)
         if not isinstance(context, dict):
             raise invalid(f"steps[{index}].context", gettext("A context is a JSON object."))
-        steps.append(
-            {"event": event, "role": None if role is None else int(role), "context": context}
-        )
+        steps.append({"event": event, "role": role, "context": context})
     return state, steps
+
+
+def _role(value) -> int | str | None:
+    """A step's role: None when empty, the number, or why the API's role field would refuse it."""
+    if value in ("", None):
+        return None
+    # ASCII digits only: "²".isdigit() is True, yet int("²") fails.
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        return gettext("A role is a whole number.")
+    if value > INT_MAX:  # what the event record's role column holds
+        return gettext("A role is at most %d.") % INT_MAX
+    return value
 
 
 def step(admin, request, object_id, step):

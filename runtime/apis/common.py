@@ -1,10 +1,13 @@
-"""What the business API's views share: the context field, the acting role, validation."""
+"""What the business API's views share: context, role and id fields, acting role, validation."""
+
+import re
 
 from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers
 
 from clients.permissions import is_designer
 from config.exceptions import ValidationError
+from machines.interchange import ID_MAX, INT_MAX, json_problem
 from runtime.exceptions import RoleForbidden
 
 OUTCOME = inline_serializer("EventOutcome", {"eventId": serializers.IntegerField()})
@@ -23,35 +26,30 @@ def _json_object(value):
 
 
 def _check_storable(value) -> None:
-    """Refuse what the database or the JSON encoder cannot take, before it is a 500.
-
-    PostgreSQL's jsonb refuses NUL characters, no UTF-8 encoder takes a lone surrogate, and
-    encoding a deeply nested value runs out of stack. Iterative, so depth cannot hurt here.
-    """
-    stack = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if depth > MAX_CONTEXT_DEPTH:
-            raise serializers.ValidationError(f"Nested deeper than {MAX_CONTEXT_DEPTH} levels.")
-        if isinstance(item, dict):
-            stack += [(key, depth) for key in item] + [(v, depth + 1) for v in item.values()]
-        elif isinstance(item, list):
-            stack += [(v, depth + 1) for v in item]
-        elif isinstance(item, str) and ("\x00" in item or not _encodable(item)):
-            raise serializers.ValidationError("Text may not hold NUL or lone surrogate characters.")
-
-
-def _encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
+    """Refuse what the database or the JSON encoder cannot take, before it is a 500."""
+    problem = json_problem(value, max_depth=MAX_CONTEXT_DEPTH)
+    if problem is not None:
+        raise serializers.ValidationError(problem)
 
 
 class ContextField(serializers.JSONField):
     def __init__(self, **kwargs):
         super().__init__(required=False, default=dict, validators=[_json_object], **kwargs)
+
+
+class RoleField(serializers.IntegerField):
+    """A role code: what a client's role list holds (digits) and the event's role column fits."""
+
+    def __init__(self, **kwargs):
+        kwargs = {"required": False, "allow_null": True, "default": None, **kwargs}
+        super().__init__(min_value=0, max_value=INT_MAX, **kwargs)
+
+
+class IdField(serializers.IntegerField):
+    """The id of a row: a positive 64-bit integer, as the primary keys are."""
+
+    def __init__(self, **kwargs):
+        super().__init__(min_value=1, max_value=ID_MAX, **kwargs)
 
 
 def acting_role(request, role: int | None) -> int | None:
@@ -70,14 +68,16 @@ def valid(serializer_class, data) -> dict:
     return serializer.validated_data
 
 
-def query_int(request, name: str) -> int | None:
+def query_int(request, name: str, *, low: int = 0, high: int = INT_MAX) -> int | None:
+    """An integer query parameter (ASCII digits, within [low, high]), or None when absent."""
     raw = request.query_params.get(name)
     if raw in (None, ""):
         return None
-    try:
-        return int(raw)
-    except ValueError:
+    # re, not int(): int() takes " 7", "1_000" and other scripts' digits; ten digits at most
+    # keep a huge number from being converted at all.
+    if not re.fullmatch(r"-?[0-9]{1,10}", raw) or not low <= int(raw) <= high:
+        message = f"An integer from {low} to {high}."
         raise ValidationError(
-            f"{name} must be an integer.",
-            {"problems": [{"path": name, "message": "Not an integer."}]},
-        ) from None
+            f"{name}: {message}", {"problems": [{"path": name, "message": message}]}
+        )
+    return int(raw)

@@ -143,6 +143,40 @@ def test_the_simulator_endpoint_takes_only_post(admin_client):
     assert admin_client.get(url("simulate_run", draft().pk)).status_code == 405
 
 
+@pytest.mark.parametrize("role", ["²", "-1", 2**31, True, 1.5])
+def test_the_simulator_refuses_a_role_the_api_would_refuse(admin_client, role):
+    response = run(admin_client, draft(), {"steps": [{"event": "E1", "role": role}]})
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "VALIDATION_ERROR"
+    assert response.json()["details"]["problems"][0]["path"] == "steps[0].role"
+    assert not EventRecord.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '{"steps": ' + "[" * 10_000 + "]" * 10_000 + "}",
+        '{"steps": [{"event": "E1", "context": {"x": 1e400}}]}',
+        '{"steps": [{"event": "E1", "context": {"x": NaN}}]}',
+        '{"steps": [{"event": "E1", "context": {"x": ' + "9" * 5000 + "}}]}",
+        b"\xff",
+    ],
+    ids=["nested 10,000 deep", "infinite number", "NaN", "5,000-digit integer", "not UTF-8"],
+)
+def test_the_simulator_refuses_json_it_cannot_read_back_with_a_clear_error(admin_client, raw):
+    machine = draft()
+
+    response = admin_client.post(
+        url("simulate_run", machine.pk), raw, content_type="application/json"
+    )
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "VALIDATION_ERROR"
+    assert response.json()["message"]
+    assert not EventRecord.objects.exists()
+
+
 # Import and export -------------------------------------------------------------------------
 
 
@@ -193,6 +227,36 @@ def test_import_refuses_text_that_is_not_a_json_object(admin_client, text):
     response = admin_client.post(url("import"), {"text": text})
 
     assert response.status_code == 200 and 'class="errornote"' in response.content.decode()
+    assert not Machine.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ('{"smStates": ' + "[" * 10_000 + "]" * 10_000 + "}", "Nested deeper than 64 levels."),
+        ('{"smInfo": {"version": 1e400}, "smStates": []}', "Numbers must be finite."),
+        ('{"smInfo": {"version": NaN}, "smStates": []}', "NaN is not a JSON number."),
+        ('{"smInfo": {"version": ' + "9" * 5000 + '}, "smStates": []}', "at most 10,000 bits"),
+    ],
+    ids=["nested 10,000 deep", "infinite number", "NaN", "5,000-digit integer"],
+)
+def test_import_refuses_json_nested_too_deep_or_with_bad_numbers_and_says_why(
+    admin_client, text, message
+):
+    response = admin_client.post(url("import"), {"text": text, "create_flow": "on"})
+
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert not Flow.objects.exists() and not Machine.objects.exists()
+
+
+def test_import_refuses_a_version_past_the_last_one(admin_client):
+    doc = small_seed()
+    doc["smInfo"]["version"] = 2**31 - 1
+
+    response = admin_client.post(url("import"), {"text": json.dumps(doc), "create_flow": "on"})
+
+    assert response.status_code == 200 and "smInfo.version" in response.content.decode()
     assert not Machine.objects.exists()
 
 
