@@ -10,6 +10,7 @@ export DJANGO_SUPERUSER_USERNAME="${ADMIN_USERNAME:-admin}"
 export DJANGO_SUPERUSER_PASSWORD="${ADMIN_PASSWORD:-admin}"
 export DJANGO_SUPERUSER_EMAIL="${ADMIN_EMAIL:-admin@localhost}"
 mkdir -p var
+bash platform/secrets.sh .env  # this checkout's own secrets, once (make install does too)
 
 $BIN/python manage.py migrate --noinput -v0
 $BIN/python manage.py collectstatic --noinput -v0
