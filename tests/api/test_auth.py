@@ -100,3 +100,18 @@ def test_a_deleted_token_stops_working_once_the_cache_forgets_it(business):
     Token.objects.all().delete()
     forget_tokens()  # what TOKEN_TTL_SECONDS does by itself in every process
     assert business.get("/api/v1/instances/").status_code == 401
+
+
+@pytest.mark.parametrize("header", ["Token", "Token two words", "Token not-a-real-token"])
+def test_every_failed_token_check_counts_toward_the_address_limit(header, settings):
+    settings.AUTH_FAILURE_LIMIT = 2
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=header)
+    answers = [client.get("/api/v1/machines/").status_code for _ in range(3)]
+    assert answers == [401, 401, 429]
+
+
+def test_a_deactivated_clients_token_is_a_failed_check_too(business, settings):
+    settings.AUTH_FAILURE_LIMIT = 1
+    get_user_model().objects.filter(username="business").update(is_active=False)
+    assert [business.get("/api/v1/instances/").status_code for _ in range(2)] == [401, 429]
