@@ -81,9 +81,10 @@ def test_check_deploy_names_the_development_secrets_a_debug_process_runs_with(tm
 
 def _written_down() -> set[str]:
     """Every secret value the repository's files spell out: docs, examples, code and tests."""
-    files = subprocess.run(
-        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
-    ).stdout.split()
+    listing = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True)
+    if listing.returncode != 0:
+        pytest.skip("needs a git checkout to know what the repository holds")
+    files = listing.stdout.split()
     # NAME=value or NAME: value in docs and configuration; in code, only whsec_ literals
     assignment = re.compile(r"(?:SECRET_KEY|CALLBACK_SECRET)\s*[=:]\s*[\"']?([\w+/=.-]{6,})")
     found = set()
