@@ -48,7 +48,9 @@ def prepare(clients: int) -> dict:
         template = instance_create(flow_code=machine.flow.code, business_key="t", context=context)
         instance_event_fire(instance_id=template.pk, event="GO")
         ids[name] = {"machine": machine.pk, "template": template.pk}
-    tokens = [api_client_create(name=f"bench-{n}", roles="1,2")[1] for n in range(clients)]
+    tokens = [
+        api_client_create(name=f"bench-{n}", roles="1,2", all_flows=True)[1] for n in range(clients)
+    ]
     return {**ids, "tokens": tokens}
 
 

@@ -17,26 +17,45 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from clients.permissions import IsDesigner
+from clients.permissions import require_designer
 from config.exceptions import ValidationError
 from config.schema import ErrorSerializer
 from machines import selectors, services
 from machines.diagrams import RENDERERS, state_table
 from machines.interchange import MachineIn
+from machines.models import Machine
 from rules import check_expression
 
 SEED = inline_serializer("SeedMachine", {"smInfo": serializers.DictField()})
 
 
 class DesignApi(APIView):
-    permission_classes = [IsAuthenticated, IsDesigner]
+    """The design API works on the flows the client may see, and only for designers.
+
+    A view about one machine looks it up first (another flow's machine is NOT_FOUND, as if it
+    did not exist), then checks the capability (PERMISSION_DENIED); the others check first.
+    """
+
+    permission_classes = [IsAuthenticated]
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        if "sm_id" not in kwargs:
+            require_designer(request.user)
+
+    def machine(self, sm_id) -> Machine:
+        machine = selectors.machine_get(sm_id=sm_id, user=self.request.user)
+        require_designer(self.request.user)
+        return machine
 
 
 class FlowListCreateApi(DesignApi):
     class InputSerializer(serializers.Serializer):
         code = serializers.SlugField(max_length=100)
         name = serializers.CharField(max_length=200)
-        description = serializers.CharField(required=False, allow_blank=True, default="")
+        description = serializers.CharField(
+            required=False, allow_blank=True, default="", max_length=10_000
+        )
 
     class OutputSerializer(serializers.Serializer):
         id = serializers.IntegerField()
@@ -46,13 +65,14 @@ class FlowListCreateApi(DesignApi):
 
     @extend_schema(responses=OutputSerializer(many=True))
     def get(self, request):
-        return Response(self.OutputSerializer(selectors.flow_list(), many=True).data)
+        flows = selectors.flow_list(user=request.user)
+        return Response(self.OutputSerializer(flows, many=True).data)
 
     @extend_schema(request=InputSerializer, responses={201: OutputSerializer})
     def post(self, request):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        flow = services.flow_create(**serializer.validated_data)
+        flow = services.flow_create(**serializer.validated_data, user=request.user)
         return Response(self.OutputSerializer(flow).data, status=status.HTTP_201_CREATED)
 
 
@@ -79,7 +99,9 @@ class MachineListCreateApi(DesignApi):
     def get(self, request):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        machines = selectors.machine_list(flow=filters.validated_data.get("flow"))
+        machines = selectors.machine_list(
+            flow=filters.validated_data.get("flow"), user=request.user
+        )
         return Response(self.OutputSerializer(machines, many=True).data)
 
     @extend_schema(request=MachineIn, responses={201: SEED})
@@ -97,7 +119,7 @@ class MachineDetailApi(DesignApi):
 
     @extend_schema(responses=SEED)
     def get(self, request, sm_id):
-        machine = selectors.machine_get(sm_id=sm_id)
+        machine = self.machine(sm_id)
         return _tagged(Response(selectors.machine_export(machine=machine)), machine)
 
     @extend_schema(
@@ -118,7 +140,7 @@ class MachineDetailApi(DesignApi):
         },
     )
     def put(self, request, sm_id):
-        machine = selectors.machine_get(sm_id=sm_id)
+        machine = self.machine(sm_id)
         machine = services.machine_replace(
             machine=machine,
             data=request.data,
@@ -129,7 +151,7 @@ class MachineDetailApi(DesignApi):
 
     @extend_schema(responses={204: None})
     def delete(self, request, sm_id):
-        services.machine_delete(machine=selectors.machine_get(sm_id=sm_id))
+        services.machine_delete(machine=self.machine(sm_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -146,7 +168,7 @@ class MachineValidateApi(DesignApi):
         ),
     )
     def post(self, request, sm_id):
-        report = services.machine_validate(machine=selectors.machine_get(sm_id=sm_id))
+        report = services.machine_validate(machine=self.machine(sm_id))
         return Response(report.as_dict())
 
 
@@ -163,7 +185,7 @@ class MachineLifecycleApi(DesignApi):
 
     @extend_schema(request=None, responses=SEED)
     def post(self, request, sm_id):
-        machine = selectors.machine_get(sm_id=sm_id)
+        machine = self.machine(sm_id)
         machine = self.steps[self.step](machine=machine, user=request.user)
         return Response(selectors.machine_export(machine=machine))
 
@@ -171,7 +193,7 @@ class MachineLifecycleApi(DesignApi):
 class MachineNewVersionApi(DesignApi):
     @extend_schema(request=None, responses={201: SEED})
     def post(self, request, sm_id):
-        machine = selectors.machine_get(sm_id=sm_id)
+        machine = self.machine(sm_id)
         clone = services.machine_new_version(machine=machine, user=request.user)
         return Response(selectors.machine_export(machine=clone), status=status.HTTP_201_CREATED)
 
@@ -182,13 +204,14 @@ class MachineDiagramApi(DesignApi):
         responses={(200, "text/plain"): str},
     )
     def get(self, request, sm_id):
+        machine = self.machine(sm_id)
         fmt = request.query_params.get("format", "mermaid")
         if fmt not in RENDERERS:
             raise ValidationError(
                 f"Unknown diagram format {fmt!r}; use one of {', '.join(sorted(RENDERERS))}.",
                 {"problems": [{"path": "format", "message": "Unknown diagram format."}]},
             )
-        definition = selectors.machine_definition(machine=selectors.machine_get(sm_id=sm_id))
+        definition = selectors.machine_definition(machine=machine)
         text = RENDERERS[fmt](definition)
         return HttpResponse(text, content_type="text/plain; charset=utf-8")
 
@@ -205,7 +228,7 @@ class MachineTableApi(DesignApi):
         )
     )
     def get(self, request, sm_id):
-        definition = selectors.machine_definition(machine=selectors.machine_get(sm_id=sm_id))
+        definition = selectors.machine_definition(machine=self.machine(sm_id))
         return Response(state_table(definition))
 
 

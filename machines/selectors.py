@@ -1,25 +1,27 @@
 from django.db.models import QuerySet
 
+from clients.access import visible
 from config.exceptions import NotFound
 from machines.definition import Definition, StateDef, TransitionDef
 from machines.interchange import seed_from_parts
 from machines.models import Flow, Machine
 
 
-def flow_list() -> QuerySet[Flow]:
-    return Flow.objects.all()
+def flow_list(*, user=None) -> QuerySet[Flow]:
+    """The flows `user` may see (clients/access.py); every flow for None."""
+    return visible(Flow.objects.all(), user, flow="pk")
 
 
-def flow_get(*, code: str) -> Flow:
-    try:
-        return Flow.objects.get(code=code)
-    except Flow.DoesNotExist:
-        raise NotFound(f"No flow with code {code!r}.", {"flow": code}) from None
+def flow_get(*, code: str, user=None) -> Flow:
+    flow = flow_list(user=user).filter(code=code).first()
+    if flow is None:
+        raise NotFound(f"No flow with code {code!r}.", {"flow": code})
+    return flow
 
 
-def machine_list(*, flow: str | None = None) -> QuerySet[Machine]:
-    """Machines, optionally of one flow (given by code or by id)."""
-    machines = Machine.objects.select_related("flow")
+def machine_list(*, flow: str | None = None, user=None) -> QuerySet[Machine]:
+    """Machines of the flows `user` may see, optionally of one flow (by code or by id)."""
+    machines = visible(Machine.objects.select_related("flow"), user)
     if flow:
         machines = (
             machines.filter(flow__id=flow) if flow.isdigit() else machines.filter(flow__code=flow)
@@ -27,11 +29,15 @@ def machine_list(*, flow: str | None = None) -> QuerySet[Machine]:
     return machines
 
 
-def machine_get(*, sm_id) -> Machine:
+def machine_get(*, sm_id, user=None) -> Machine:
+    """A machine of a flow `user` may see; NotFound for any other, as for a missing one."""
     try:
-        return Machine.objects.select_related("flow").get(pk=int(sm_id))
-    except (Machine.DoesNotExist, ValueError, TypeError):
-        raise NotFound(f"No machine with id {sm_id}.", {"smId": sm_id}) from None
+        machine = machine_list(user=user).filter(pk=int(sm_id)).first()
+    except (ValueError, TypeError, OverflowError):
+        machine = None
+    if machine is None:
+        raise NotFound(f"No machine with id {sm_id}.", {"smId": sm_id})
+    return machine
 
 
 def machine_definition(*, machine: Machine) -> Definition:

@@ -7,10 +7,11 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
+from clients.access import flow_grant, visible
 from config.exceptions import ValidationError
 from machines.definition import Definition
 from machines.exceptions import LifecycleError, MachineChanged, MachineFrozen, MachineInvalid
-from machines.interchange import parse_seed
+from machines.interchange import VERSION_MAX, parse_seed
 from machines.models import Flow, Machine, State, Transition
 from machines.selectors import machine_definition
 from machines.validation import Report, validate
@@ -20,13 +21,18 @@ Status = Machine.Status
 STORAGE_RULES = {"STATE_DUPLICATE", "STATE_VALUE_EMPTY"}
 
 
-def flow_create(*, code: str, name: str, description: str = "") -> Flow:
+@transaction.atomic
+def flow_create(*, code: str, name: str, description: str = "", user=None) -> Flow:
+    """A new flow, granted to its creator. Codes are unique across the platform and are not
+    secrets: a code taken by a flow the creator cannot see is refused all the same."""
     if Flow.objects.filter(code=code).exists():
         raise ValidationError(
             f"A flow with code {code!r} already exists.",
             {"problems": [{"path": "code", "message": "A flow with this code already exists."}]},
         )
-    return Flow.objects.create(code=code, name=name, description=description)
+    flow = Flow.objects.create(code=code, name=name, description=description)
+    flow_grant(flow=flow, user=user)
+    return flow
 
 
 def machine_validate(*, machine: Machine) -> Report:
@@ -40,7 +46,7 @@ def machine_create(*, data, user=None, create_flow: bool = False) -> Machine:
     """Store a new testing machine from seed JSON; `create_flow` makes a missing flowCode."""
     info, definition = parse_seed(data)
     _refuse_unstorable(definition)
-    flow = _flow_for(info, create_flow=create_flow)
+    flow = _flow_for(info, create_flow=create_flow, user=user)
     flow = Flow.objects.select_for_update().get(pk=flow.pk)  # serialises version numbering
     version = info.get("version") or _next_version(flow)
     if Machine.objects.filter(flow=flow, version=version).exists():
@@ -212,25 +218,34 @@ def _state_index(definition: Definition, problem) -> int:
     return indexes[-1] if indexes else 0
 
 
-def _flow_for(info: dict, *, create_flow: bool) -> Flow:
+def _flow_for(info: dict, *, create_flow: bool, user) -> Flow:
+    """The flow smInfo names, among those `user` may see (another flow reads as missing)."""
+    flows = visible(Flow.objects.all(), user, flow="pk")
     if info.get("flowId") is not None:
-        flow = Flow.objects.filter(pk=info["flowId"]).first()
+        flow = flows.filter(pk=info["flowId"]).first()
         if flow is None:
             raise _invalid("smInfo.flowId", f"No flow with id {info['flowId']}.")
         return flow
     code = info.get("flowCode")
     if not code:
         raise _invalid("smInfo.flowId", "Name the flow with smInfo.flowId or smInfo.flowCode.")
-    if create_flow:
-        return Flow.objects.get_or_create(code=code, defaults={"name": code})[0]
-    flow = Flow.objects.filter(code=code).first()
+    flow = flows.filter(code=code).first()
+    if flow is None and create_flow and not Flow.objects.filter(code=code).exists():
+        return flow_create(code=code, name=code, user=user)
     if flow is None:
         raise _invalid("smInfo.flowCode", f"No flow with code {code!r}.")
     return flow
 
 
 def _next_version(flow: Flow) -> int:
-    return (flow.machines.aggregate(top=Max("version"))["top"] or 0) + 1
+    """One past the flow's highest version; refused past VERSION_MAX, before the column ends."""
+    version = (flow.machines.aggregate(top=Max("version"))["top"] or 0) + 1
+    if version > VERSION_MAX:
+        raise _invalid(
+            "smInfo.version",
+            f"Flow {flow.code} has used every version number up to {VERSION_MAX}.",
+        )
+    return version
 
 
 def _lock(machine: Machine) -> Machine:

@@ -18,6 +18,9 @@ from django.conf import settings
 from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
+from clients.access import may_act_as, visible
+from clients.exceptions import NotAuthenticated
+from clients.selectors import token_user
 from config.exceptions import (
     InstanceBusy,
     NotFound,
@@ -27,8 +30,8 @@ from config.exceptions import (
 )
 from rules import RuleError
 from runtime.apply import apply_event
-from runtime.exceptions import ActionFailed, StateConflict
-from runtime.models import Attempt, EventRecord, Instance
+from runtime.exceptions import ActionFailed, RoleForbidden, StateConflict
+from runtime.models import ROLE_MAX, ROLE_MIN, Attempt, EventRecord, Instance
 from runtime.outbox import result_notify, retry_delay
 from runtime.queue import enqueue_instance
 from runtime.services import (
@@ -55,8 +58,12 @@ def event_accept(
     expected_state: str | None = None,
     callback_url: str | None = None,
     entry_revision: int | None = None,
+    user=None,
 ) -> EventRecord:
-    """Store an async event as accepted (or return the one stored under its requestId)."""
+    """Store an async event as accepted (or return the one stored under its requestId).
+
+    The instance must be of a flow `user` may see, checked by the query that finds it.
+    """
     if callback_url:
         callback_url_check(callback_url, path="callbackUrl")
     record = EventRecord(
@@ -70,7 +77,7 @@ def event_accept(
         is_async=True,
     )
     record.fingerprint = fingerprint(event_body(record)) if request_id is not None else ""
-    instance = Instance.objects.filter(pk=instance_id).only("pk").first()
+    instance = visible(Instance.objects.filter(pk=instance_id), user).only("pk").first()
     if instance is None:
         raise NotFound(f"No instance with id {instance_id}.", {"instanceId": instance_id})
     if request_id is not None:
@@ -199,8 +206,12 @@ def event_replay(*, record: EventRecord) -> EventRecord:
 
 
 def event_submit(*, payload) -> EventRecord:
-    """Accept an event sent through the broker: {flow, businessKey, event, context?, role?,
-    requestId?}; treated exactly like an async REST event (idempotent on requestId)."""
+    """Accept an event sent through the broker, checked and treated like an async REST event.
+
+    Payload: {token, flow, businessKey, event, context?, role?, requestId?}. The token names
+    the client, exactly as on REST: its flows and roles decide, and without a valid token the
+    event is refused (idempotent on requestId).
+    """
     if not isinstance(payload, dict):
         raise ValidationError("The payload must be a JSON object.")
     problems = [
@@ -210,9 +221,18 @@ def event_submit(*, payload) -> EventRecord:
     ]
     if not isinstance(payload.get("context", {}), dict):
         problems.append({"path": "context", "message": "Must be a JSON object."})
+    role = payload.get("role")
+    if role is not None and (type(role) is not int or not ROLE_MIN <= role <= ROLE_MAX):
+        problems.append({"path": "role", "message": "Must be a role code (an integer)."})
     if problems:
         raise ValidationError("The submitted event is not valid.", {"problems": problems})
-    instance = Instance.objects.filter(
+    user = token_user(payload.get("token"))
+    if user is None:
+        raise NotAuthenticated("The submitted event carries no valid client token.")
+    if not may_act_as(user, role):
+        raise RoleForbidden(f"This client may not act as role {role}.", {"role": role})
+    instances = visible(Instance.objects.all(), user)
+    instance = instances.filter(
         flow__code=payload["flow"], business_key=payload["businessKey"]
     ).first()
     if instance is None:
@@ -223,7 +243,8 @@ def event_submit(*, payload) -> EventRecord:
     return event_accept(
         instance_id=instance.pk,
         event=payload["event"],
-        role=payload.get("role"),
+        role=role,
         context=payload.get("context") or {},
         request_id=payload.get("requestId"),
+        user=user,
     )

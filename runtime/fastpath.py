@@ -27,6 +27,7 @@ import psycopg
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.utils import timezone
 
+from clients.access import GRANT_SQL, grant_user_id
 from config.exceptions import NotFound
 from runtime import outbox, timers
 from runtime.apply import decide_and_act, event_outcome
@@ -34,8 +35,10 @@ from runtime.apply import decide_and_act, event_outcome
 NEVER_BY_COUNT = 2**31 - 1  # psycopg's prepare_threshold: only prepare=True statements
 
 # The replay record is joined on the requestId (NULL joins nothing); the pending count uses
-# the partial index event_pending_idx. FOR UPDATE OF i locks the instance row only.
-LOCK = """
+# the partial index event_pending_idx. FOR UPDATE OF i locks the instance row only. The
+# grant check is part of the WHERE clause: an instance of a flow the caller may not see is
+# neither found nor locked, and access costs no statement of its own.
+LOCK = f"""
 SELECT i.state, i.context, i.event_counts, i.business_key, i.created_at, i.machine_id,
        i.flow_id, i.revision, m.revision, m.created_at, f.code, f.has_subscribers,
        (SELECT count(*) FROM runtime_eventrecord p
@@ -45,7 +48,7 @@ SELECT i.state, i.context, i.event_counts, i.business_key, i.created_at, i.machi
   JOIN machines_machine m ON m.id = i.machine_id
   JOIN machines_flow f ON f.id = i.flow_id
   LEFT JOIN runtime_eventrecord r ON r.instance_id = i.id AND r.request_id = %(request_id)s
- WHERE i.id = %(id)s
+ WHERE i.id = %(id)s AND {GRANT_SQL}
    FOR UPDATE OF i
 """
 
@@ -138,13 +141,14 @@ class SyncEvent:
     callback_url: str | None = None
 
 
-def lock_instance(instance_id: int, request_id: str | None):
+def lock_instance(instance_id: int, request_id: str | None, user=None):
     """(instance, replay record or None, pending async events) with the row locked.
 
     The instance carries its flow and machine; the replay record has its id, requestId,
-    fingerprint and result.
+    fingerprint and result. An instance of a flow `user` may not see is NotFound.
     """
-    row = _execute(LOCK, {"id": instance_id, "request_id": request_id})
+    params = {"id": instance_id, "request_id": request_id, "user_id": grant_user_id(user)}
+    row = _execute(LOCK, params)
     if row is None:
         raise NotFound(f"No instance with id {instance_id}.", {"instanceId": instance_id})
     (state, context, counts, business_key, created_at, machine_id, flow_id, revision,

@@ -4,11 +4,15 @@ An instance's current state always equals the target of its last history hop; bo
 in the same transaction.
 """
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from machines.models import Flow, Machine
+
+# A role code is stored in an integer column: what fits it is what a client may send.
+ROLE_MIN, ROLE_MAX = -(2**31), 2**31 - 1
 
 
 class Instance(models.Model):
@@ -126,6 +130,15 @@ class Subscription(models.Model):
     """A subscriber notified of every committed transition of a flow into `states` (or any)."""
 
     flow = models.ForeignKey(Flow, on_delete=models.CASCADE, related_name="subscriptions")
+    # The client that made it: only it (and the flow's designers) see and delete it. Empty
+    # for subscriptions made before subscriptions had owners.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="subscriptions",
+    )
     url = models.CharField(max_length=2000)
     states = models.JSONField(null=True, blank=True)  # a list of state values; null: every state
     active = models.BooleanField(default=True)  # a 410 Gone answer turns it off

@@ -12,6 +12,7 @@ import logging
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 
+from clients.access import require_operator, visible
 from config.exceptions import InstanceBusy, NotFound
 from machines.compiled import compiled_machine
 from machines.exceptions import LifecycleError, MachineInvalid
@@ -34,10 +35,18 @@ PENDING = (EventRecord.Status.ACCEPTED, EventRecord.Status.PROCESSING)
 
 
 def instance_create(
-    *, flow_code: str, business_key: str, context: dict | None = None, sm_id: int | None = None
+    *,
+    flow_code: str,
+    business_key: str,
+    context: dict | None = None,
+    sm_id: int | None = None,
+    user=None,
 ) -> Instance:
-    """A new instance in its machine's initial state: the online version unless `sm_id`."""
-    flow = Flow.objects.filter(code=flow_code).first()
+    """A new instance in its machine's initial state: the online version unless `sm_id`.
+
+    The flow must be one `user` may see (None: any).
+    """
+    flow = visible(Flow.objects.all(), user, flow="pk").filter(code=flow_code).first()
     if flow is None:
         raise NotFound(f"No flow with code {flow_code!r}.", {"flow": flow_code})
     machine = _machine_for(flow, sm_id)
@@ -102,8 +111,13 @@ def instance_event_fire(
     context: dict | None = None,
     request_id: str | None = None,
     expected_state: str | None = None,
+    user=None,
 ) -> dict:
-    """Apply one event synchronously and return its outcome (DESIGN.md section 5)."""
+    """Apply one event synchronously and return its outcome.
+
+    The instance must be of a flow `user` may see; that is checked by the statement that
+    locks it, so access costs no query of its own.
+    """
     # PostgreSQL: two prepared statements instead of the ORM's five (runtime/fastpath.py).
     if connection.vendor == "postgresql":
         event_class, lock, apply = fastpath.SyncEvent, fastpath.lock_instance, fastpath.apply_event
@@ -119,7 +133,7 @@ def instance_event_fire(
     # Only a requestId is ever compared with a later body: no digest to make without one.
     record.fingerprint = fingerprint(event_body(record)) if request_id is not None else ""
     with transaction.atomic():
-        instance, replay, pending = lock(instance_id, request_id)
+        instance, replay, pending = lock(instance_id, request_id, user)
         if replay is not None:
             return event_outcome(_same_body(replay, record.fingerprint))
         if pending:  # async events go first: they were accepted before this one
@@ -131,9 +145,9 @@ def instance_event_fire(
         return apply(instance, record)
 
 
-def _lock_for_event(instance_id: int, request_id: str | None) -> tuple:
+def _lock_for_event(instance_id: int, request_id: str | None, user) -> tuple:
     """The ORM's fastpath.lock_instance: (instance, replay record or None, pending events)."""
-    instance = lock_instance(instance_id)
+    instance = lock_instance(instance_id, user=user)
     # One query answers both: was this requestId seen, and are async events waiting?
     earlier = EventRecord.objects.filter(instance=instance).filter(
         Q(status__in=PENDING) | Q(request_id=request_id)
@@ -160,16 +174,15 @@ def event_body(record: EventRecord) -> dict:
     return body
 
 
-def lock_instance(instance_id: int) -> Instance:
-    """The instance, its row locked for the rest of the transaction (DESIGN.md 7)."""
+def lock_instance(instance_id: int, *, user=None) -> Instance:
+    """The instance, its row locked for the rest of the transaction (DESIGN.md 7).
+
+    Only an instance of a flow `user` may see, checked in the same statement.
+    """
     # PostgreSQL connections carry lock_timeout (EVENT_LOCK_TIMEOUT_MS, config/settings.py):
     # an event waiting longer for this lock fails with 409 INSTANCE_BUSY.
-    instance = (
-        Instance.objects.select_for_update(of=("self",))
-        .select_related("flow", "machine")
-        .filter(pk=instance_id)
-        .first()
-    )
+    instances = Instance.objects.select_for_update(of=("self",)).select_related("flow", "machine")
+    instance = visible(instances, user).filter(pk=instance_id).first()
     if instance is None:
         raise NotFound(f"No instance with id {instance_id}.", {"instanceId": instance_id})
     return instance
@@ -199,12 +212,13 @@ def stateless_decide(*, machine: Machine, state: str, event: str, role, context)
 
 
 @transaction.atomic
-def instance_migrate(*, instance_id: int, sm_id: int) -> Instance:
+def instance_migrate(*, instance_id: int, sm_id: int, user=None) -> Instance:
     """Move an instance to another version of its flow that has its current state.
 
     The state, context, event counts and history stay as they are.
     """
-    instance = lock_instance(instance_id)
+    instance = lock_instance(instance_id, user=user)
+    require_operator(user)  # after the lookup: another flow's instance stays NOT_FOUND
     machine = _machine_for(instance.flow, sm_id)
     if instance.state not in compiled_machine(machine).states:
         raise StateConflict(

@@ -3,10 +3,12 @@
 from django.conf import settings
 from django.db import transaction
 
+from clients.access import visible
 from config.exceptions import NotFound, ValidationError
 from machines.models import Flow
 from runtime.callback_urls import url_problem
 from runtime.models import Subscription
+from runtime.selectors import subscription_get
 
 
 def callback_url_check(url: str, *, path: str) -> None:
@@ -19,12 +21,18 @@ def callback_url_check(url: str, *, path: str) -> None:
 
 
 @transaction.atomic
-def subscription_create(*, flow_code: str, url: str, states: list[str] | None) -> Subscription:
-    flow = Flow.objects.select_for_update().filter(code=flow_code).first()
+def subscription_create(
+    *, flow_code: str, url: str, states: list[str] | None, user=None
+) -> Subscription:
+    """A subscription of `user` (its owner) to a flow it may see."""
+    flows = visible(Flow.objects.select_for_update(), user, flow="pk")
+    flow = flows.filter(code=flow_code).first()
     if flow is None:
         raise NotFound(f"No flow with code {flow_code!r}.", {"flow": flow_code})
     callback_url_check(url, path="url")
-    subscription = Subscription.objects.create(flow=flow, url=url, states=states or None)
+    subscription = Subscription.objects.create(
+        flow=flow, url=url, states=states or None, owner=user
+    )
     if not flow.has_subscribers:
         flow.has_subscribers = True
         flow.save(update_fields=["has_subscribers"])
@@ -32,10 +40,9 @@ def subscription_create(*, flow_code: str, url: str, states: list[str] | None) -
 
 
 @transaction.atomic
-def subscription_delete(*, subscription_id: int) -> None:
-    subscription = Subscription.objects.filter(pk=subscription_id).first()
-    if subscription is None:
-        raise NotFound(f"No subscription with id {subscription_id}.", {"id": subscription_id})
+def subscription_delete(*, subscription_id: int, user=None) -> None:
+    """Delete a subscription `user` may see: its own, or any of its flows for a designer."""
+    subscription = subscription_get(subscription_id=subscription_id, user=user)
     flow = Flow.objects.select_for_update().get(pk=subscription.flow_id)
     subscription.delete()
     flow.has_subscribers = flow.subscriptions.exists()

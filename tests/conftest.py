@@ -78,12 +78,14 @@ def seed():
     return lambda name="design-example": copy.deepcopy(example_seed(name))
 
 
-def _client_with_token(name: str, *, roles: str = "", designer: bool = False):
+def client_with_token(name: str, *, roles: str = "", **grants):
+    """An API client NAME with its token set; `grants`: api_client_create's flows, all_flows,
+    designer, operator. The fixtures below grant every flow, as the tests predate grants."""
     from rest_framework.test import APIClient
 
     from clients.services import api_client_create
 
-    _, token = api_client_create(name=name, roles=roles, designer=designer)
+    _, token = api_client_create(name=name, roles=roles, **grants)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     return client
@@ -91,12 +93,17 @@ def _client_with_token(name: str, *, roles: str = "", designer: bool = False):
 
 @pytest.fixture
 def designer(db):
-    return _client_with_token("designer", roles="1,2", designer=True)
+    return client_with_token("designer", roles="1,2", designer=True, all_flows=True)
 
 
 @pytest.fixture
 def business(db):
-    return _client_with_token("business", roles="1")
+    return client_with_token("business", roles="1", all_flows=True)
+
+
+@pytest.fixture
+def operator(db):
+    return client_with_token("operator", roles="1", operator=True, all_flows=True)
 
 
 @pytest.fixture

@@ -15,16 +15,18 @@ from django.utils.translation import gettext_lazy as _
 from machines import selectors, services
 from machines.admin.display import STATE_FIELD_NAMES, STATUS_LABELS, TRANSITION_FIELD_NAMES
 from machines.admin.forms import DiffForm
+from machines.admin.scoping import FlowScopedAdmin
 from machines.diffs import definition_diff
 from machines.models import Flow, Machine
 
 
 @admin.register(Flow)
-class FlowAdmin(admin.ModelAdmin):
+class FlowAdmin(FlowScopedAdmin):
     list_display = ("code", "name", "version_count", "online_version", "created_at")
     search_fields = ("code", "name")
     fields = ("code", "name", "description")
     change_form_template = "admin/machines/flow/change_form.html"
+    flow_path = "pk"
 
     def has_change_permission(self, request, obj=None):
         return False  # flows are created once; their page shows the versions
@@ -42,7 +44,8 @@ class FlowAdmin(admin.ModelAdmin):
         return f"v{online.version}" if online else "-"
 
     def save_model(self, request, obj, form, change):
-        flow = services.flow_create(**{name: form.cleaned_data[name] for name in self.fields})
+        fields = {name: form.cleaned_data[name] for name in self.fields}
+        flow = services.flow_create(**fields, user=request.user)  # granted to its creator
         obj.pk, obj.created_at = flow.pk, flow.created_at
 
     def response_add(self, request, obj, post_url_continue=None):

@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from config.exceptions import PlatformError
 from machines import selectors
 from machines.admin.display import STATUS_LABELS, highlighted_mermaid
+from machines.admin.scoping import FLOW_FILTER, FlowScopedAdmin
 from runtime.async_events import event_replay
 from runtime.models import EventRecord, Instance
 
@@ -21,9 +22,9 @@ PENDING = (EventRecord.Status.ACCEPTED, EventRecord.Status.PROCESSING, EventReco
 
 
 @admin.register(Instance)
-class InstanceAdmin(admin.ModelAdmin):
+class InstanceAdmin(FlowScopedAdmin):
     list_display = ("business_key", "flow", "version", "state", "updated_at")
-    list_filter = ("flow",)
+    list_filter = (FLOW_FILTER,)
     search_fields = ("business_key",)
     list_select_related = ("flow", "machine")
     fields = ("flow", "machine", "business_key", "state", "context", "event_counts", "created_at")
@@ -75,7 +76,10 @@ class InstanceAdmin(admin.ModelAdmin):
             return HttpResponseNotAllowed(["POST"])
         if not request.user.has_perm("runtime.change_instance"):
             raise PermissionDenied
-        record = EventRecord.objects.filter(pk=event_id, instance_id=object_id).first()
+        instance = self.get_object(request, str(object_id))  # None for another flow's
+        if instance is None:
+            raise Http404
+        record = instance.events.filter(pk=event_id).first()
         if record is None:
             raise Http404
         try:

@@ -20,6 +20,7 @@ from machines import services
 from machines.admin import pages
 from machines.admin.display import STATUS_LABELS, machine_report, problems_by_place
 from machines.admin.forms import MachineForm, StateForm, TransitionForm
+from machines.admin.scoping import FLOW_FILTER, FlowScopedAdmin
 from machines.admin.steps import available_steps
 from machines.interchange import NO, YES
 from machines.models import Machine, State, Transition
@@ -114,11 +115,11 @@ class TransitionInline(_DefinitionInline):
 
 
 @admin.register(Machine)
-class MachineAdmin(admin.ModelAdmin):
+class MachineAdmin(FlowScopedAdmin):
     form = MachineForm
     inlines = [StateInline, TransitionInline]
     list_display = ("__str__", "status_label", "creator", "modifier", "updated_at", "links")
-    list_filter = ("status", "flow")
+    list_filter = ("status", FLOW_FILTER)
     search_fields = ("flow__code", "flow__name")
     list_select_related = ("flow",)
     change_form_template = "admin/machines/machine/change_form.html"

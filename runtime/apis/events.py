@@ -5,13 +5,14 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from clients.permissions import IsDesigner
+from clients.access import require_designer, require_operator
 from machines.selectors import flow_get, machine_get
 from runtime import async_events, selectors, services
 from runtime.apis.common import (
     ACCEPTED,
     OUTCOME,
     ContextField,
+    RoleField,
     acting_role,
     valid,
 )
@@ -32,7 +33,7 @@ class EventDetailApi(APIView):
         )
     )
     def get(self, request, event_id):
-        record = selectors.event_get(event_id=event_id)
+        record = selectors.event_get(event_id=event_id, user=request.user)
         body = {"id": record.pk, "status": record.status}
         if record.is_async:
             body["attempts"] = record.attempts
@@ -49,13 +50,13 @@ class FlowFireApi(APIView):
     class InputSerializer(serializers.Serializer):
         state = serializers.CharField(max_length=100)
         event = serializers.CharField(max_length=100)
-        role = serializers.IntegerField(required=False, allow_null=True, default=None)
+        role = RoleField()
         context = ContextField()
 
     @extend_schema(request=InputSerializer, responses=OUTCOME)
     def post(self, request, code):
         data = valid(self.InputSerializer, request.data)
-        machine = services.online_machine(flow=flow_get(code=code))
+        machine = services.online_machine(flow=flow_get(code=code, user=request.user))
         decision = services.stateless_decide(
             machine=machine,
             state=data["state"],
@@ -69,11 +70,9 @@ class FlowFireApi(APIView):
 class MachineSimulateApi(APIView):
     """Design API: run steps on any version; each step's outcome or error, nothing stored."""
 
-    permission_classes = [IsDesigner]
-
     class StepSerializer(serializers.Serializer):
         event = serializers.CharField(max_length=100)
-        role = serializers.IntegerField(required=False, allow_null=True, default=None)
+        role = RoleField()
         context = ContextField()
 
     class InputSerializer(serializers.Serializer):
@@ -98,17 +97,23 @@ class MachineSimulateApi(APIView):
     )
     def post(self, request, sm_id):
         data = valid(self.InputSerializer, request.data)
-        machine = machine_get(sm_id=sm_id)
+        machine = machine_get(sm_id=sm_id, user=request.user)
+        require_designer(request.user)
         return Response(
             services.machine_simulate(machine=machine, state=data["state"], steps=data["steps"])
         )
 
 
 class EventReplayApi(APIView):
-    """Put a failed async event back in line; the caller follows it at GET /events/{id}/."""
+    """Put a failed async event back in line; the caller follows it at GET /events/{id}/.
+
+    Operators and designers of the event's flow.
+    """
 
     @extend_schema(request=None, responses={202: ACCEPTED})
     def post(self, request, event_id):
-        record = async_events.event_replay(record=selectors.event_get(event_id=event_id))
+        record = selectors.event_get(event_id=event_id, user=request.user)
+        require_operator(request.user)
+        record = async_events.event_replay(record=record)
         body = {"eventId": record.pk, "status": record.status}
         return Response(body, status=status.HTTP_202_ACCEPTED)

@@ -5,7 +5,6 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from clients.permissions import IsDesigner
 from config.exceptions import ValidationError
 from machines.compiled import compiled_machine
 from runtime import async_events, engine, selectors, services
@@ -14,6 +13,8 @@ from runtime.apis.common import (
     MAX_KEY,
     OUTCOME,
     ContextField,
+    IdField,
+    RoleField,
     acting_role,
     query_int,
     valid,
@@ -38,7 +39,7 @@ class InstanceListCreateApi(APIView):
         flow = serializers.SlugField(max_length=100)
         businessKey = serializers.CharField(max_length=MAX_KEY)
         context = ContextField()
-        smId = serializers.IntegerField(required=False, allow_null=True, default=None)
+        smId = IdField(required=False, allow_null=True, default=None)
 
     class FilterSerializer(serializers.Serializer):
         flow = serializers.CharField(required=False, allow_blank=True, max_length=100)
@@ -48,7 +49,7 @@ class InstanceListCreateApi(APIView):
     def get(self, request):
         filters = valid(self.FilterSerializer, request.query_params)
         instances = selectors.instance_list(
-            flow=filters.get("flow"), business_key=filters.get("businessKey")
+            flow=filters.get("flow"), business_key=filters.get("businessKey"), user=request.user
         )
         return Response(InstanceOutputSerializer(instances[:500], many=True).data)
 
@@ -60,6 +61,7 @@ class InstanceListCreateApi(APIView):
             business_key=data["businessKey"],
             context=data["context"],
             sm_id=data["smId"],
+            user=request.user,
         )
         return Response(InstanceOutputSerializer(instance).data, status=status.HTTP_201_CREATED)
 
@@ -67,14 +69,14 @@ class InstanceListCreateApi(APIView):
 class InstanceDetailApi(APIView):
     @extend_schema(responses=InstanceOutputSerializer)
     def get(self, request, instance_id):
-        instance = selectors.instance_get(instance_id=instance_id)
+        instance = selectors.instance_get(instance_id=instance_id, user=request.user)
         return Response(InstanceOutputSerializer(instance).data)
 
 
 class InstanceEventFireApi(APIView):
     class InputSerializer(serializers.Serializer):
         event = serializers.CharField(max_length=100)
-        role = serializers.IntegerField(required=False, allow_null=True, default=None)
+        role = RoleField()
         context = ContextField()
         requestId = serializers.CharField(max_length=MAX_KEY, required=False, default=None)
         expectedState = serializers.CharField(max_length=100, required=False, default=None)
@@ -97,6 +99,7 @@ class InstanceEventFireApi(APIView):
             "context": data["context"],
             "request_id": data["requestId"],
             "expected_state": data["expectedState"],
+            "user": request.user,
         }
         if data["async"]:
             record = async_events.event_accept(**event, callback_url=callback_url)
@@ -128,7 +131,7 @@ class InstanceEventsAvailableApi(APIView):
     def get(self, request, instance_id):
         role = query_int(request, "role")
         explain = request.query_params.get("explain", "").lower() in ("1", "true", "yes")
-        instance = selectors.instance_get(instance_id=instance_id)
+        instance = selectors.instance_get(instance_id=instance_id, user=request.user)
         verdicts = engine.event_verdicts(
             compiled_machine(instance.machine),
             state=instance.state,
@@ -155,19 +158,21 @@ class InstanceHistoryApi(APIView):
 
     @extend_schema(responses=OutputSerializer(many=True))
     def get(self, request, instance_id):
-        instance = selectors.instance_get(instance_id=instance_id)
+        instance = selectors.instance_get(instance_id=instance_id, user=request.user)
         history = selectors.instance_history(instance=instance)
         return Response(self.OutputSerializer(history, many=True).data)
 
 
 class InstanceMigrateApi(APIView):
-    permission_classes = [IsDesigner]
+    """Operators and designers of the instance's flow."""
 
     class InputSerializer(serializers.Serializer):
-        smId = serializers.IntegerField()
+        smId = IdField()
 
     @extend_schema(request=InputSerializer, responses=InstanceOutputSerializer)
     def post(self, request, instance_id):
         data = valid(self.InputSerializer, request.data)
-        instance = services.instance_migrate(instance_id=instance_id, sm_id=data["smId"])
+        instance = services.instance_migrate(
+            instance_id=instance_id, sm_id=data["smId"], user=request.user
+        )
         return Response(InstanceOutputSerializer(instance).data)

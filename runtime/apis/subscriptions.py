@@ -36,14 +36,16 @@ class SubscriptionListCreateApi(APIView):
         responses=SubscriptionOutputSerializer(many=True),
     )
     def get(self, request):
-        found = selectors.subscription_list(flow=request.query_params.get("flow"))
+        found = selectors.subscription_list(
+            flow=request.query_params.get("flow"), user=request.user
+        )
         return Response(SubscriptionOutputSerializer(found, many=True).data)
 
     @extend_schema(request=InputSerializer, responses={201: SubscriptionOutputSerializer})
     def post(self, request):
         data = valid(self.InputSerializer, request.data)
         subscription = subscriptions.subscription_create(
-            flow_code=data["flow"], url=data["url"], states=data["states"]
+            flow_code=data["flow"], url=data["url"], states=data["states"], user=request.user
         )
         return Response(
             SubscriptionOutputSerializer(subscription).data, status=status.HTTP_201_CREATED
@@ -53,5 +55,5 @@ class SubscriptionListCreateApi(APIView):
 class SubscriptionDeleteApi(APIView):
     @extend_schema(responses={204: None})
     def delete(self, request, subscription_id):
-        subscriptions.subscription_delete(subscription_id=subscription_id)
+        subscriptions.subscription_delete(subscription_id=subscription_id, user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from tests.conftest import _client_with_token
+from tests.conftest import client_with_token
 from tests.runtime.helpers import footprint, online
 
 pytestmark = pytest.mark.django_db
@@ -23,12 +23,12 @@ def orders(db):
 
 @pytest.fixture
 def seller(db):
-    return _client_with_token("seller", roles="1")
+    return client_with_token("seller", roles="1", all_flows=True)
 
 
 @pytest.fixture
 def buyer(db):
-    return _client_with_token("buyer", roles="2")
+    return client_with_token("buyer", roles="2", all_flows=True)
 
 
 def _new(client, key="o-1", **context):

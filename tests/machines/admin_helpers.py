@@ -1,7 +1,8 @@
 """Helpers for the admin tests: users with chosen permissions, seed machines, form posts."""
 
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.models import Group, Permission, User
 
+from clients.models import FlowGrant
 from machines import services
 from tests.conftest import example_seed
 
@@ -16,10 +17,14 @@ DESIGNER_PERMISSIONS = (
 )
 
 
-def staff_user(username: str, *codenames: str) -> User:
-    """A staff user holding exactly these permissions (codenames of machines and runtime)."""
+def staff_user(username: str, *codenames: str, flows=None) -> User:
+    """A staff user holding exactly these permissions (codenames of machines and runtime),
+    in a group granted `flows` (Flow objects; None: every flow)."""
     user = User.objects.create_user(username, password="pw", is_staff=True)
     user.user_permissions.set(Permission.objects.filter(codename__in=codenames))
+    group = Group.objects.create(name=f"{username}-team")
+    FlowGrant.objects.bulk_create(FlowGrant(group=group, flow=flow) for flow in flows or [None])
+    user.groups.add(group)
     return User.objects.get(pk=user.pk)  # a fresh object: no cached permissions
 
 

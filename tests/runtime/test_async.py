@@ -13,6 +13,7 @@ import pytest
 from django.conf import settings
 from standardwebhooks import Webhook
 
+from clients.services import api_client_create
 from config.celery import app
 from runtime.models import Attempt, Delivery, EventRecord, Instance, Subscription
 from runtime.services import instance_create
@@ -87,7 +88,7 @@ def test_fifty_async_events_apply_once_each_in_acceptance_order(business, worker
 
 
 def test_a_failing_action_is_retried_then_failed_and_a_replay_applies_it(
-    business, worker, callback_server
+    business, operator, worker, callback_server
 ):
     doc = example_seed("design-example")
     doc["smTransitions"][0]["transitionAction"] = callback_server.url("/act")  # START -E1-> S1
@@ -106,11 +107,13 @@ def test_a_failing_action_is_retried_then_failed_and_a_replay_applies_it(
     assert _verify(callback_server.requests_to("/res")[0])["status"] == "failed"
 
     callback_server.respond("/act", status=200)
-    response = business.post(f"/api/v1/events/{event_id}/replay")
+    refused = business.post(f"/api/v1/events/{event_id}/replay")  # no operator capability
+    assert (refused.status_code, refused.json()["code"]) == (403, "PERMISSION_DENIED")
+    response = operator.post(f"/api/v1/events/{event_id}/replay")
     assert response.status_code == 202
     wait_for(lambda: _status(event_id) == "done")
     assert Instance.objects.get(pk=instance.pk).state == "S1"
-    assert business.post(f"/api/v1/events/{event_id}/replay").status_code == 409
+    assert operator.post(f"/api/v1/events/{event_id}/replay").status_code == 409
 
 
 def test_a_receiver_failing_twice_gets_the_delivery_on_the_third_attempt(
@@ -243,7 +246,8 @@ def test_a_task_delivered_twice_applies_the_event_once(business, worker):
 
 def test_an_event_submitted_through_the_broker_is_applied_once(worker):
     instance = _design_instance(key="order-7")
-    payload = {"flow": "design-example", "businessKey": "order-7", "event": "E1",
+    _, token = api_client_create(name="orders", flows=["design-example"])
+    payload = {"token": token, "flow": "design-example", "businessKey": "order-7", "event": "E1",
                "requestId": "broker-1", "context": {"via": "broker"}}  # fmt: skip
     app.send_task("statecenter.submit_event", args=[payload])
     app.send_task("statecenter.submit_event", args=[payload])

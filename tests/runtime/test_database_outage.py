@@ -128,7 +128,7 @@ def test_a_postgresql_restart_under_load_answers_503_and_service_resumes(restart
     for index in range(CLIENTS):
         instance = services.instance_create(flow_code="design-example", business_key=f"k{index}")
         services.instance_event_fire(instance_id=instance.pk, event="E1")  # to S1, where E11 is
-        _, token = api_client_create(name=f"outage-{index}", roles="1")
+        _, token = api_client_create(name=f"outage-{index}", roles="1", all_flows=True)
         clients.append((token, instance.pk, []))
     started_before = _server_started_at()
     connection.close()  # the main thread holds no connection through the restart
