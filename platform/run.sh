@@ -16,14 +16,14 @@ $BIN/python manage.py migrate --noinput -v0
 $BIN/python manage.py collectstatic --noinput -v0
 $BIN/python manage.py import_machine examples/*.json --online --skip-existing
 $BIN/python manage.py createsuperuser --noinput >/dev/null 2>&1 || true  # exists already
-TOKEN="$($BIN/python manage.py create_api_client demo --roles 1,2 --designer)"
+TOKEN="$($BIN/python manage.py create_api_client demo --roles 1,2 --designer --operator --all-flows)"
 
 cat <<TXT
 
   Statecenter is starting on http://127.0.0.1:$PORT/ (web and worker)
     admin:     http://127.0.0.1:$PORT/admin/   (login $DJANGO_SUPERUSER_USERNAME / $DJANGO_SUPERUSER_PASSWORD)
     API docs:  http://127.0.0.1:$PORT/api/docs/
-    API token: $TOKEN   (client 'demo', roles 1,2, designer)
+    API token: $TOKEN   (client 'demo', roles 1,2, designer and operator, every flow)
     try:       curl -H "Authorization: Token $TOKEN" http://127.0.0.1:$PORT/api/v1/machines/
 
 TXT
