@@ -102,6 +102,14 @@ def test_failures_from_every_process_add_up_in_one_shared_row(settings):
     assert list(counters.values_list("count", flat=True)) == [3]
 
 
+def test_failures_past_the_limit_only_read_the_counter(settings):
+    settings.AUTH_FAILURE_LIMIT = 2
+    answers = [_wrong_token("198.51.100.8").status_code for _ in range(6)]
+    assert answers == [401, 401, 429, 429, 429, 429]
+    counters = ThrottleCounter.objects.filter(key__startswith="authfail:198.51.100.8:")
+    assert list(counters.values_list("count", flat=True)) == [2]
+
+
 def test_requests_without_a_token_are_not_counted_as_failures(anonymous, settings):
     settings.AUTH_FAILURE_LIMIT = 1
     assert {anonymous.get("/api/v1/instances/").status_code for _ in range(4)} == {401}
