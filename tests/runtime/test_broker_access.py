@@ -1,0 +1,54 @@
+"""An event sent through the broker names its client and is checked like a REST call."""
+
+import pytest
+
+from clients.exceptions import NotAuthenticated
+from clients.services import api_client_create
+from config.exceptions import NotFound
+from runtime.async_events import event_submit
+from runtime.exceptions import RoleForbidden
+from runtime.models import EventRecord
+from runtime.services import instance_create
+from tests.conftest import example_seed
+from tests.runtime.helpers import online
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def instance():
+    online(example_seed("design-example"))
+    online(example_seed("audit"))
+    return instance_create(flow_code="design-example", business_key="order-7")
+
+
+def _payload(token, **changes):
+    return {"token": token, "flow": "design-example", "businessKey": "order-7", "event": "E1",
+            **changes}  # fmt: skip
+
+
+def test_a_granted_client_token_is_accepted(instance):
+    _, token = api_client_create(name="orders", roles="1", flows=["design-example"])
+    record = event_submit(payload=_payload(token, role=1))
+    assert (record.instance_id, record.status, record.role) == (instance.pk, "accepted", 1)
+
+
+@pytest.mark.parametrize("token", [None, "", "not-a-token", 42])
+def test_without_a_valid_token_it_is_refused_and_nothing_is_stored(instance, token):
+    with pytest.raises(NotAuthenticated):
+        event_submit(payload=_payload(token))
+    assert not EventRecord.objects.exists()
+
+
+def test_a_client_of_another_flow_finds_no_instance(instance):
+    _, token = api_client_create(name="audits", flows=["audit"])
+    with pytest.raises(NotFound):
+        event_submit(payload=_payload(token))
+    assert not EventRecord.objects.exists()
+
+
+def test_a_client_may_not_act_as_a_role_of_another(instance):
+    _, token = api_client_create(name="orders", roles="1", flows=["design-example"])
+    with pytest.raises(RoleForbidden):
+        event_submit(payload=_payload(token, role=2))
+    assert not EventRecord.objects.exists()
