@@ -17,7 +17,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from clients.permissions import require_designer
+from clients.access import require_designer
 from config.exceptions import ValidationError
 from config.schema import ErrorSerializer
 from machines import selectors, services

@@ -5,7 +5,7 @@ import re
 from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers
 
-from clients.permissions import is_designer
+from clients.access import is_designer
 from config.exceptions import ValidationError
 from machines.interchange import ID_MAX, INT_MAX, json_problem
 from runtime.exceptions import RoleForbidden
