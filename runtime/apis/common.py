@@ -5,7 +5,7 @@ import re
 from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers
 
-from clients.access import is_designer
+from clients.access import may_act_as
 from config.exceptions import ValidationError
 from machines.interchange import ID_MAX, INT_MAX, json_problem
 from runtime.exceptions import RoleForbidden
@@ -54,10 +54,7 @@ class IdField(serializers.IntegerField):
 
 def acting_role(request, role: int | None) -> int | None:
     """The role the request acts as; a client may only claim one of its own roles."""
-    if role is None or is_designer(request.user):
-        return role
-    client = getattr(request.user, "api_client", None)
-    if client is None or role not in client.role_codes:
+    if not may_act_as(request.user, role):
         raise RoleForbidden(f"This client may not act as role {role}.", {"role": role})
     return role
 
