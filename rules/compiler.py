@@ -12,8 +12,8 @@ from typing import Any, NoReturn
 
 from rules.checker import Checker, _at, context_paths
 from rules.errors import ExpressionSyntaxError, source_position
+from rules.evaluation import evaluate
 from rules.limits import MAX_SOURCE_LENGTH
-from rules.sandbox import evaluate
 from rules.scope import EMPTY_SCOPE, Scope
 
 logger = logging.getLogger(__name__)

@@ -71,6 +71,15 @@ class TimeBudgetExceeded(EvaluationFailure):
     reason = "timeout"
 
 
+class RequestBudgetExceeded(EvaluationFailure):
+    """The request as a whole (every expression it evaluated) spent its budget."""
+
+    reason = "request_budget"
+
+    def __init__(self, message: str, *, limit: str, maximum: int | float):
+        super().__init__(message, limit=limit, max=maximum)
+
+
 class NotAllowed(EvaluationFailure):
     reason = "not_allowed"
 

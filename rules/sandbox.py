@@ -2,48 +2,48 @@
 
 It never parses: `rules.compiler` parsed and checked the tree once. Compared with SimpleEval it
 looks names up in one dict (SimpleEval re-scans every value it returns, which made a loop over
-1,000 items quadratic), counts comprehension iterations and built sizes, keeps a wall-clock
-deadline, and only calls the functions and per-type methods of the allow-lists.
+1,000 items quadratic), meters every operation (rules/meter.py, rules/costs.py), and only
+calls the functions and per-type methods of the allow-lists.
+
+Whatever an operation builds is charged by its weight once, when built; putting it into a
+list, set or dict then costs one slot. Anything else put there (the caller's data, a value
+already placed elsewhere) is charged its whole weight again: each reference counts.
 """
 
 from __future__ import annotations
 
 import ast
+import types
 from collections.abc import Iterator
-from time import perf_counter, thread_time
 from typing import Any
 
 from simpleeval import SimpleEval
 
-from rules.checker import position_of
-from rules.errors import (
-    EvaluationFailure,
-    ExpressionError,
-    LimitExceeded,
-    MissingKey,
-    TimeBudgetExceeded,
-    source_position,
-)
-from rules.limits import MAX_ALLOCATION, MAX_ITERATIONS, TIME_BUDGET, WALL_CLOCK_BUDGET
+from rules import costs
+from rules.errors import MissingKey
+from rules.meter import Meter
 from rules.methods import call_method, get_attribute
-from rules.safe import FUNCTIONS, OPERATORS
+from rules.safe import FUNCTIONS, OPERATORS, check_size
 from rules.scope import Scope
-from rules.views import ReadOnlyDict, to_plain, unwrap, wrap
+from rules.views import ReadOnlyDict, unwrap, wrap
 
-_BUILT = (str, list, tuple, dict, set, frozenset, bytes)
+_BUILT = frozenset({str, list, tuple, dict, set, frozenset})
+_SEQUENCES = (str, list, tuple)
 _DONE = object()
 
 
 class Sandbox(SimpleEval):
-    """The state of one evaluation: its names, loop variables, counters and deadline."""
+    """The state of one evaluation: its names, loop variables and meter."""
 
-    operators = OPERATORS  # read by SimpleEval._eval_compare
+    operators = OPERATORS  # read by SimpleEval's helpers
 
-    def __init__(self, scope: Scope, source: str):
+    def __init__(self, scope: Scope, source: str, meter: Meter | None = None):
         # SimpleEval.__init__ is skipped on purpose: it builds per-instance dispatch tables,
         # which cost more than the whole evaluation of a guard; ours live at module level.
         self.expr = source
         self.scope = scope
+        self.meter = meter if meter is not None else Meter()
+        self.recent: Any = None  # the value the last building operation returned, charged
         instance = scope.instance
         self.vars: dict[str, Any] = {
             "ctx": wrap(scope.ctx, None, "ctx"),
@@ -52,10 +52,6 @@ class Sandbox(SimpleEval):
             "role": scope.role,
             "instance": None if instance is None else wrap(instance, None, "instance"),
         }
-        self.iterations = 0
-        self.allocated = 0
-        self.deadline = thread_time() + TIME_BUDGET
-        self.wall_deadline = perf_counter() + WALL_CLOCK_BUDGET
 
     def __del__(self) -> None:
         pass  # SimpleEval's __del__ clears its per-instance tables, which we never build
@@ -64,7 +60,11 @@ class Sandbox(SimpleEval):
         raise TypeError("a Sandbox only runs checked trees: use rules.compile_expression")
 
     def run(self, tree: ast.expr) -> Any:
-        return self._eval(tree)
+        """The value of the tree; a generator is drawn out here, still under the meter."""
+        value = self._eval(tree)
+        if type(value) is types.GeneratorType:
+            return self._collect(value)
+        return value
 
     def _eval(self, node: ast.AST) -> Any:
         try:
@@ -75,36 +75,34 @@ class Sandbox(SimpleEval):
                 exc.rules_node = node
             raise
 
-    def charge(self, size: int) -> None:
-        self.allocated += size
-        if self.allocated > MAX_ALLOCATION:
-            raise LimitExceeded(
-                f"the expression built more than {MAX_ALLOCATION:,} characters or items",
-                limit="allocation",
-                maximum=MAX_ALLOCATION,
-            )
+    def _built(self, value: Any) -> Any:
+        """Charge what an operation just built by its weight; it becomes the recent value."""
+        if type(value) in _BUILT:
+            weight = self.meter.weight(value)
+            check_size(weight)
+            self.meter.spend(len(value))
+            self.meter.charge(weight)
+            self.recent = value
+        return value
 
-    def check_loop(self) -> None:
-        if self.iterations > MAX_ITERATIONS:
-            raise LimitExceeded(
-                f"comprehensions ran more than {MAX_ITERATIONS:,} iterations",
-                limit="iterations",
-                maximum=MAX_ITERATIONS,
-            )
-        self.check_time()
+    def _place(self, value: Any, table: Any = None) -> int:
+        """Put a value into a list, or a key into the set or dict `table` being built; its
+        weight, for the container's."""
+        weight = self.meter.weight(value)
+        if value is self.recent:
+            self.recent = None
+            self.meter.charge(1)
+        else:
+            check_size(1 + weight, "the item")
+            self.meter.charge(1 + weight)
+        if table is not None:
+            self.meter.spend(costs.hashing(self.meter, value, table))
+        return weight
 
-    def check_time(self) -> None:
-        # Processor time of this thread bounds the work of an expression; it does not count
-        # the time other threads hold the GIL, so a busy server does not fail honest guards.
-        # The wall clock is the backstop for a thread that is starved anyway.
-        if thread_time() > self.deadline:
-            raise TimeBudgetExceeded(
-                f"the evaluation took longer than {TIME_BUDGET * 1000:g} ms of processor time"
-            )
-        if perf_counter() > self.wall_deadline:
-            raise TimeBudgetExceeded(
-                f"the evaluation took longer than {WALL_CLOCK_BUDGET * 1000:g} ms of wall clock"
-            )
+    def _finish(self, value: Any, weight: int) -> Any:
+        self.meter.remember(value, weight)
+        self.recent = value
+        return value
 
     # Handlers, one per node type of the compiler's allow-list.
 
@@ -124,61 +122,119 @@ class Sandbox(SimpleEval):
 
     def _subscript(self, node: ast.Subscript) -> Any:
         container = self._eval(node.value)
-        key = node.slice.value if type(node.slice) is ast.Constant else self._eval(node.slice)
+        if type(node.slice) is ast.Constant:
+            key = node.slice.value
+        else:
+            key = self._eval(node.slice)
+            self.meter.spend(costs.subscript(self.meter, container, key))
         if container is None:
             raise MissingKey(ast.unparse(node), f" ({ast.unparse(node.value)} is None)")
         result = container[unwrap(key)]
-        if type(key) is slice and type(result) in _BUILT:
-            self.charge(len(result))
-        return result
+        return self._built(result) if type(key) is slice else result
 
     def _call(self, node: ast.Call) -> Any:
-        self.check_time()
+        self.meter.check_time()
         func = node.func
         if type(func) is ast.Attribute:
             receiver = self._eval(func.value)
             args, kwargs = self._arguments(node)
+            self.meter.spend(costs.method(self.meter, receiver, func.attr, args))
+            args = costs.generators_metered(self.meter, args)
             result = call_method(receiver, func.attr, args, kwargs)
-            if type(receiver) is ReadOnlyDict and func.attr == "get":
-                return result  # reads the caller's data, builds nothing
-        elif func.id in _SCOPED_FUNCTIONS:
-            args, kwargs = self._arguments(node)
+            if func.attr == "get":
+                return result  # reads data that exists, builds nothing
+            return self._built(result)
+        args, kwargs = self._arguments(node)
+        if func.id in _SCOPED_FUNCTIONS:
             return _SCOPED_FUNCTIONS[func.id](self, *args, **kwargs)
-        else:
-            args, kwargs = self._arguments(node)
-            result = FUNCTIONS[func.id](*args, **kwargs)
-        if type(result) in _BUILT:
-            self.charge(len(result))
-        return result
+        cost, args = costs.function(self.meter, func.id, args)
+        self.meter.spend(cost)
+        result = FUNCTIONS[func.id](*args, **kwargs)
+        return result if costs.aliases(func.id) else self._built(result)
 
     def _arguments(self, node: ast.Call) -> tuple[list[Any], dict[str, Any]]:
         args = [self._eval(arg) for arg in node.args]
         return args, {keyword.arg: self._eval(keyword.value) for keyword in node.keywords}
 
     def _binop(self, node: ast.BinOp) -> Any:
-        result = OPERATORS[type(node.op)](self._eval(node.left), self._eval(node.right))
-        if type(result) in _BUILT:
-            self.charge(len(result))
-        return result
+        left, right = self._eval(node.left), self._eval(node.right)
+        op = type(node.op)
+        weight = self._sequence_weight(op, left, right)
+        if weight is None:
+            self.meter.spend(costs.arithmetic(self.meter, op, left, right))
+            return self._built(OPERATORS[op](left, right))
+        check_size(weight, "the repetition" if op is ast.Mult else "the concatenation")
+        self.meter.charge(weight)
+        result = OPERATORS[op](left, right)
+        self.meter.spend(1 + len(result))
+        return self._finish(result, weight)
+
+    def _sequence_weight(self, op: type, left: Any, right: Any) -> int | None:
+        """The weight of a repetition or concatenation, known before it is built."""
+        if op is ast.Mult:
+            if isinstance(right, int) and isinstance(left, _SEQUENCES):
+                return max(right, 0) * self.meter.weight(left)
+            if isinstance(left, int) and isinstance(right, _SEQUENCES):
+                return max(left, 0) * self.meter.weight(right)
+        elif op is ast.Add and hasattr(left, "__len__") and hasattr(right, "__len__"):
+            return self.meter.weight(left) + self.meter.weight(right)
+        return None
 
     def _compare(self, node: ast.Compare) -> Any:
+        left = self._eval(node.left)
         if len(node.ops) == 1:
-            left = self._eval(node.left)
-            return OPERATORS[type(node.ops[0])](left, self._eval(node.comparators[0]))
-        return SimpleEval._eval_compare(self, node)
+            return self._compare_one(type(node.ops[0]), left, self._eval(node.comparators[0]))
+        result = True
+        for operation, comparator in zip(node.ops, node.comparators, strict=True):
+            right = self._eval(comparator)
+            result = self._compare_one(type(operation), left, right)
+            if not result:
+                return result
+            left = right
+        return result
+
+    def _compare_one(self, op: type, left: Any, right: Any) -> Any:
+        if op in _MEMBERSHIP:
+            self.meter.spend(costs.contains(self.meter, left, right))
+            if type(right) is types.GeneratorType:
+                right = self.meter.metered(right, by_weight=True)
+        else:
+            self.meter.spend(costs.compare(self.meter, op, left, right))
+        return OPERATORS[op](left, right)
 
     def _unaryop(self, node: ast.UnaryOp) -> Any:
         return OPERATORS[type(node.op)](self._eval(node.operand))
 
     def _sequence(self, node: ast.List | ast.Tuple | ast.Set) -> Any:
-        self.charge(len(node.elts))
-        items = [self._eval(item) for item in node.elts]
-        return _SEQUENCE_TYPES[type(node)](items)
+        if type(node) is ast.Set:
+            return self._set(node.elts)
+        items, weight = [], len(node.elts)
+        for element in node.elts:
+            value = self._eval(element)
+            weight += self._place(value)
+            items.append(value)
+        kind = list if type(node) is ast.List else tuple
+        return self._finish(kind(items), weight)
+
+    def _set(self, elements: list[ast.expr]) -> set:
+        result: set[Any] = set()
+        weight = len(elements)
+        for element in elements:
+            value = self._eval(element)
+            weight += self._place(value, result)
+            result.add(value)
+        return self._finish(result, weight)
 
     def _dict(self, node: ast.Dict) -> dict:
-        self.charge(len(node.keys))
-        pairs = zip(node.keys, node.values, strict=True)
-        return {self._eval(key): self._eval(value) for key, value in pairs}
+        result: dict[Any, Any] = {}
+        weight = 0
+        for key_node, value_node in zip(node.keys, node.values, strict=True):
+            key = self._eval(key_node)
+            weight += 2 + self._place(key, result)
+            value = self._eval(value_node)
+            weight += self._place(value)
+            result[key] = value
+        return self._finish(result, weight)
 
     def _comprehension(self, node: ast.ListComp | ast.SetComp | ast.DictComp) -> Any:
         scope = dict(self.vars)
@@ -187,18 +243,37 @@ class Sandbox(SimpleEval):
         try:
             loops = self._loops(node.generators, 0, first)
             if type(node) is ast.DictComp:
-                result: Any = {}
+                result, weight = self._dict_items(node, loops)
+            else:
+                # A set grows item by item, as a dict does: each insertion between two
+                # looks at the clock, never one long call over colliding keys.
+                result = set() if type(node) is ast.SetComp else []
+                add, weight = result.add if type(result) is set else result.append, 0
                 for _ in loops:
-                    self.charge(1)
-                    result[self._eval(node.key)] = self._eval(node.value)
-                return result
-            items = []
-            for _ in loops:
-                self.charge(1)
-                items.append(self._eval(node.elt))
+                    value = self._eval(node.elt)
+                    weight += 1 + self._place(value, result if type(result) is set else None)
+                    add(value)
         finally:
             self.vars = saved
-        return items if type(node) is ast.ListComp else set(items)
+        return self._finish(result, weight)
+
+    def _dict_items(self, node: ast.DictComp, loops: Iterator[None]) -> tuple[dict, int]:
+        result: dict[Any, Any] = {}
+        weight = 0
+        for _ in loops:
+            key = self._eval(node.key)
+            weight += 2 + self._place(key, result)
+            value = self._eval(node.value)
+            weight += self._place(value)
+            result[key] = value
+        return result, weight
+
+    def _collect(self, generator: Iterator[Any]) -> list[Any]:
+        items, weight = [], 0
+        for value in generator:
+            weight += 1 + self._place(value)
+            items.append(value)
+        return self._finish(items, weight)
 
     def _generator(self, node: ast.GeneratorExp) -> Iterator[Any]:
         # Lazy, like Python's: any() and all() stop at the first answer. The outermost
@@ -225,10 +300,11 @@ class Sandbox(SimpleEval):
         generator = generators[index]
         target, conditions = generator.target, generator.ifs
         last = index + 1 == len(generators)
+        meter = self.meter
         for item in iterable:
-            self.iterations += 1
-            if self.iterations > MAX_ITERATIONS or not self.iterations & 15:
-                self.check_loop()
+            meter.iterations += 1
+            if not meter.iterations & 15 or meter.iterations > meter.max["iterations"]:
+                meter.loop()
             if type(target) is ast.Name:
                 self.vars[target.id] = item
             else:
@@ -256,6 +332,9 @@ def _bind(target: ast.expr, item: Any, scope: dict[str, Any]) -> None:
     if type(target) is ast.Name:
         scope[target.id] = item
         return
+    # The length first: copying a long value only to refuse it would cost its length.
+    if hasattr(item, "__len__") and len(item) != len(target.elts):
+        raise ValueError(f"cannot unpack {len(item)} values into {len(target.elts)} names")
     values = list(item)
     if len(values) != len(target.elts):
         raise ValueError(f"cannot unpack {len(values)} values into {len(target.elts)} names")
@@ -263,8 +342,8 @@ def _bind(target: ast.expr, item: Any, scope: dict[str, Any]) -> None:
         _bind(part, value, scope)
 
 
+_MEMBERSHIP = (ast.In, ast.NotIn)
 _SCOPED_FUNCTIONS = {"event_count": Sandbox._event_count, "now": Sandbox._now}
-_SEQUENCE_TYPES = {ast.List: list, ast.Tuple: tuple, ast.Set: set}
 _HANDLERS = {
     ast.Constant: Sandbox._constant,
     ast.Name: Sandbox._name,
@@ -286,55 +365,3 @@ _HANDLERS = {
     ast.DictComp: Sandbox._comprehension,
     ast.GeneratorExp: Sandbox._generator,
 }
-
-
-_REASONS: tuple[tuple[type[BaseException], str], ...] = (
-    (ZeroDivisionError, "zero_division"),
-    (KeyError, "missing_key"),
-    (IndexError, "missing_key"),
-    (RecursionError, "too_deep"),
-    (MemoryError, "limit_exceeded"),
-    (OverflowError, "overflow"),
-    (TypeError, "type_error"),
-    (ValueError, "value_error"),
-)
-_MAX_MESSAGE = 300
-
-
-def evaluate(tree: ast.expr, scope: Scope, source: str) -> Any:
-    """Evaluate a checked tree; every failure becomes an ExpressionError."""
-    sandbox = Sandbox(scope, source)
-    try:
-        return to_plain(sandbox.run(tree))
-    except Exception as exc:
-        raise _expression_error(exc, source) from exc
-
-
-def _expression_error(exc: Exception, source: str) -> ExpressionError:
-    if isinstance(exc, EvaluationFailure):
-        reason, message, extra = exc.reason, exc.message, exc.extra
-    else:
-        reason = next((name for kind, name in _REASONS if isinstance(exc, kind)), "error")
-        message, extra = _describe(exc), {}
-    if len(message) > _MAX_MESSAGE:
-        message = message[: _MAX_MESSAGE - 3] + "..."
-    details: dict[str, Any] = {"expression": source, "reason": reason, **extra}
-    node = getattr(exc, "rules_node", None)
-    if getattr(node, "lineno", None) is not None:
-        line, column = source_position(source, *position_of(node, source))
-        details.update(line=line, column=column)
-        message = f"{message} at column {column}"
-    return ExpressionError(message, details)
-
-
-def _describe(exc: Exception) -> str:
-    if isinstance(exc, RecursionError):
-        return "the expression nests too deeply to evaluate"
-    if isinstance(exc, MemoryError):
-        return "the expression needs too much memory"
-    if isinstance(exc, OverflowError):
-        return "the number is too large"
-    if isinstance(exc, KeyError) and exc.args:
-        return f"key {exc.args[0]!r} is missing"
-    text = str(exc).replace("ReadOnlyDict", "dict").replace("ReadOnlyList", "list")
-    return text or type(exc).__name__

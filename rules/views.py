@@ -6,9 +6,7 @@ It has no mutating method at all, so an expression cannot change what it reads.
 
 from __future__ import annotations
 
-import copy
 import re
-import types
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -154,28 +152,3 @@ def wrap(value: Any, parent: _View | None, key: Any) -> Any:
 def unwrap(value: Any) -> Any:
     """The caller's object behind a view (for comparisons only, never handed to an expression)."""
     return value._data if isinstance(value, _View) else value
-
-
-def to_plain(value: Any, memo: dict[int, Any] | None = None) -> Any:
-    """The result of an evaluation as plain Python data, sharing nothing with the caller's data.
-
-    Shared parts are converted once (`[x] * 100000` is one x, not 100,000 copies of it).
-    """
-    if type(value) in _SCALARS:
-        return value
-    memo = {} if memo is None else memo
-    if id(value) in memo:
-        return memo[id(value)]
-    if isinstance(value, _View):
-        result: Any = copy.deepcopy(value._data)
-    elif isinstance(value, list | tuple | types.GeneratorType):
-        items = [to_plain(item, memo) for item in value]
-        result = tuple(items) if isinstance(value, tuple) else items
-    elif isinstance(value, dict):
-        result = {to_plain(key, memo): to_plain(item, memo) for key, item in value.items()}
-    elif isinstance(value, set | frozenset):
-        result = type(value)(to_plain(item, memo) for item in value)
-    else:
-        result = value
-    memo[id(value)] = result
-    return result
