@@ -73,6 +73,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "config.request_budget.RequestBudgetMiddleware",  # one expression budget per request
     "axes.middleware.AxesMiddleware",  # last, as axes asks: turns a lockout into its 429
 ]
 

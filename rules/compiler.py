@@ -7,9 +7,9 @@ import io
 import logging
 import tokenize
 import unicodedata
-from functools import lru_cache
 from typing import Any, NoReturn
 
+from rules.cache import BoundedCache, footprint
 from rules.checker import Checker, _at, context_paths
 from rules.errors import ExpressionSyntaxError, source_position
 from rules.evaluation import evaluate
@@ -17,6 +17,7 @@ from rules.limits import MAX_SOURCE_LENGTH
 from rules.scope import EMPTY_SCOPE, Scope
 
 logger = logging.getLogger(__name__)
+CACHE = BoundedCache()  # compiled expressions by source; compiling is pure
 
 _STATEMENTS = {
     ast.Import: "import",
@@ -68,7 +69,11 @@ def compile_expression(source: str) -> Expression:
         raise ExpressionSyntaxError(
             "an expression must be text", {"expression": repr(source), "construct": "type"}
         )
-    return _compile(source)
+    expression = CACHE.get(source)
+    if expression is None:
+        expression = _compile(source)
+        CACHE.put(source, expression, footprint(source, expression._tree))
+    return expression
 
 
 def check_expression(source: Any) -> dict[str, Any]:
@@ -85,7 +90,6 @@ def check_expression(source: Any) -> dict[str, Any]:
     return {"ok": True, "names": sorted(expression.names)}
 
 
-@lru_cache(maxsize=4096)
 def _compile(source: str) -> Expression:
     if len(source) > MAX_SOURCE_LENGTH:
         _refuse(

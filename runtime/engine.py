@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from machines.compiled import CompiledMachine, CompiledTransition
-from rules import CaseError, ExpressionError, Scope, select_case
+from rules import CaseError, ExpressionError, Scope, json_safe, request_budget, select_case
 from runtime.exceptions import (
     GuardRejected,
     NoDefaultBranch,
@@ -50,7 +50,16 @@ def decide(
     instance: Mapping | None = None,
     clock: Callable[[], datetime] = _utcnow,
 ) -> Decision:
-    """Route `event` from `state`: the transition, its guard, then every choice state's case."""
+    """Route `event` from `state`: the transition, its guard, then every choice state's case.
+
+    Every expression it evaluates counts against the request's budget (one is opened when
+    the caller has none, so a thousand branches are bounded anywhere).
+    """
+    with request_budget():
+        return _decide(machine, state, event, role, context, event_counts, instance, clock)
+
+
+def _decide(machine, state, event, role, context, event_counts, instance, clock) -> Decision:
     transition = machine.transition(state, event)
     if transition is None:
         raise NoTransition(
@@ -126,8 +135,14 @@ def event_verdicts(
 
     `forbidden`: the role may not fire it; `hidden`: its show condition is false (or raised);
     `blocked`: shown, but its guard is false (or raised) now. The decisive expression, its
-    value and any error come along, so one can see why a button is missing.
+    value and any error come along, so one can see why a button is missing. All of them
+    count against one request budget, like `decide`.
     """
+    with request_budget():
+        return _verdicts(machine, state, role, context, event_counts, instance, clock)
+
+
+def _verdicts(machine, state, role, context, event_counts, instance, clock) -> list[dict]:
     verdicts = []
     for transition in machine.states[state].events if state in machine.states else ():
         counts = dict(event_counts or {})
@@ -160,13 +175,17 @@ def event_verdicts(
 
 
 def _explain(verdict: dict, field: str, expression, scope: Scope) -> bool:
-    """Evaluate one condition for event_verdicts, recording what decided it."""
+    """Evaluate one condition for event_verdicts, recording what decided it.
+
+    Values go into a JSON answer: `json_safe` gives NaN, huge integers, lone surrogates and
+    whole lists or objects a short text form instead of a 500.
+    """
     if expression is None:
         return True
     entry = {"expression": expression.source}
     try:
         value = expression.evaluate(scope)
-        entry["value"] = value if isinstance(value, bool | int | float | str | None) else str(value)
+        entry["value"] = json_safe(value)
         entry["names"] = _values(expression, scope)
         ok = bool(value)
     except ExpressionError as exc:
@@ -183,9 +202,10 @@ def _values(expression, scope: Scope) -> dict:
         values[path] = _lookup(scope.ctx, path.split(".")[1:]) if path.startswith("ctx") else None
     for name in sorted(expression.names):
         if name in ("event", "state", "role"):
-            values[name] = getattr(scope, name)
+            values[name] = json_safe(getattr(scope, name))
         elif name == "event_count":
-            values["event_count"] = dict(scope.event_counts)
+            counts = scope.event_counts.items()
+            values["event_count"] = {json_safe(k): json_safe(n) for k, n in counts}
     return values
 
 
@@ -194,12 +214,4 @@ def _lookup(data, keys):
         if not isinstance(data, Mapping) or key not in data:
             return None
         data = data[key]
-    return data if isinstance(data, bool | int | float | str | None) else _summary(data)
-
-
-def _summary(value):
-    if isinstance(value, list | tuple):
-        return f"<list of {len(value)}>"
-    if isinstance(value, Mapping):
-        return f"<object with {len(value)} keys>"
-    return str(value)
+    return json_safe(data)

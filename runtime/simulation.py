@@ -2,15 +2,18 @@
 
 from config.exceptions import PlatformError, ValidationError
 from machines.compiled import CompiledMachine
-from rules import RuleError
+from rules import RuleError, request_budget
 from runtime import engine
+
+MAX_STEPS = 200  # per simulation, whoever asks: the API, the admin's simulator
 
 
 def simulate(machine: CompiledMachine, *, state: str | None, steps: list[dict]) -> dict:
     """Run steps from `state` (default: initial); each step's outcome or error, nothing stored.
 
     Context merges and event counts carry from step to step as they would on an instance;
-    a failing step leaves them, and the state, as they were. Actions are not called.
+    a failing step leaves them, and the state, as they were. Actions are not called. All the
+    steps spend one request budget: past it, each further step fails with EXPRESSION_ERROR.
     """
     state = state or machine.initial
     if state not in machine.states:
@@ -18,6 +21,16 @@ def simulate(machine: CompiledMachine, *, state: str | None, steps: list[dict]) 
             f"The machine has no state {state!r}.",
             {"problems": [{"path": "state", "message": "Unknown state."}]},
         )
+    if len(steps) > MAX_STEPS:
+        raise ValidationError(
+            f"A simulation runs at most {MAX_STEPS} steps; {len(steps)} were given.",
+            {"problems": [{"path": "steps", "message": f"At most {MAX_STEPS} steps."}]},
+        )
+    with request_budget():
+        return _run(machine, state, steps)
+
+
+def _run(machine: CompiledMachine, state: str, steps: list[dict]) -> dict:
     context, counts, results = {}, {}, []
     for step in steps:
         merged = {**context, **(step.get("context") or {})}
