@@ -106,6 +106,10 @@ def test_every_secret_the_repository_writes_down_is_refused():
     assert all(secret_problem("X", value) for value in WRITTEN_IN_THE_REPOSITORY)
 
 
+def test_a_callback_secret_with_an_empty_key_is_not_set():
+    assert secret_problem("CALLBACK_SECRET", "whsec_ ") == "CALLBACK_SECRET is not set"
+
+
 @pytest.fixture
 def checkout(tmp_path):
     """The files `make install` needs; its venv step is skipped (-o), as in an installed one."""
