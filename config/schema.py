@@ -8,9 +8,12 @@ from rest_framework import serializers
 ANY_OPERATION = {
     "400": "VALIDATION_ERROR: a bad body, query or machine; details.problems lists each.",
     "401": "NOT_AUTHENTICATED: no token, or an unknown one.",
-    "403": "PERMISSION_DENIED (a designer-only operation) or ROLE_FORBIDDEN.",
-    "404": "NOT_FOUND: an unknown flow, machine, instance or event record.",
-    "429": "THROTTLED: too many requests from this client; see Retry-After.",
+    "403": "PERMISSION_DENIED (the client lacks the designer or operator capability on the "
+    "flow) or ROLE_FORBIDDEN.",
+    "404": "NOT_FOUND: an unknown flow, machine, instance, event record or subscription, or "
+    "one of a flow not granted to the client (the same answer).",
+    "429": "THROTTLED: too many requests from this client, or too many failed "
+    "authentications from this address; see Retry-After.",
     "503": "SERVICE_UNAVAILABLE: the database cannot be reached; nothing changed.",
 }
 CHANGES = {
