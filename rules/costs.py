@@ -12,7 +12,7 @@ import types
 from collections.abc import Mapping
 from typing import Any
 
-from rules.limits import MAX_INT_BITS
+from rules.limits import MAX_INT_BITS, MAX_SIZE
 from rules.meter import PYTHON_ITEM, Meter
 from rules.views import ReadOnlyDict, ReadOnlyList
 
@@ -22,8 +22,8 @@ _IDENTITY = (ast.Is, ast.IsNot)
 _PRODUCTS = (ast.Mult, ast.Div, ast.FloorDiv, ast.Mod)
 _ALIASES = frozenset({"min", "max"})  # they hand back one of their arguments, build nothing
 _BY_LENGTH = frozenset({"any", "all"})  # truth values: one step per item
-_BY_WEIGHT = frozenset({"sum", "min", "max", "str"})  # they compare, add or print each item
-_ITERATING = _BY_LENGTH | {"sum", "min", "max"}
+_BY_WEIGHT = frozenset({"sum", "min", "max"})  # they compare or add each item
+_ITERATING = _BY_LENGTH | _BY_WEIGHT
 _HASH_MODULUS = 2**61 - 1  # an int's hash is its value modulo this (sys.hash_info.modulus)
 # Beyond this bound on `x in a_list`, measuring the list gives a tighter one.
 _MEASURE_ABOVE = 1000
@@ -74,7 +74,7 @@ def arithmetic(meter: Meter, op: type, left: Any, right: Any) -> int:
     """Integer arithmetic costs by the machine words of its operands (products: their product);
     `'%s' % value` by the text and the value it prints."""
     if op is ast.Mod and type(left) is str:
-        return 1 + len(left) + meter.weight(right)
+        return 1 + len(left) + text(meter, right)
     if type(left) is not int or type(right) is not int:
         return 1
     a, b = left.bit_length() >> 6, right.bit_length() >> 6
@@ -99,6 +99,13 @@ def method(meter: Meter, receiver: Any, name: str, args: list[Any]) -> int:
     return 1 + weight
 
 
+def text(meter: Meter, value: Any) -> int:
+    """Printing a value (str(), '%s'): its size is checked first by a walk in Python."""
+    if type(value) is str:
+        return len(value)
+    return PYTHON_ITEM * min(meter.weight(value), MAX_SIZE)
+
+
 def subscript(meter: Meter, container: Any, key: Any) -> int:
     """`container[key]`: hashing the key, or copying a slice (item by item for a view)."""
     if type(key) is not slice:
@@ -117,6 +124,8 @@ def function(meter: Meter, name: str, args: list[Any]) -> tuple[int, list[Any]]:
             arg = meter.metered(arg, by_weight=name in _BY_WEIGHT)
         elif name in _BY_WEIGHT:
             cost += meter.weight(arg)
+        elif name == "str":
+            cost += text(meter, arg)
         elif name in _BY_LENGTH and hasattr(arg, "__len__"):
             cost += len(arg)
         if type(arg) in _VIEWS and name in _ITERATING:  # a view hands out items in Python

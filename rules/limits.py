@@ -14,7 +14,7 @@ MAX_ITERATIONS = 10_000  # comprehension iterations during one evaluation, nesti
 # On a loaded 2-CPU host the slowest kinds of unit (hashing colliding keys, comparing nested
 # dicts, weighing the caller's data) take up to 14 ns: 1,000,000 units are 15 ms or less, so
 # this deterministic limit speaks well before TIME_BUDGET does. Honest guards spend 1 to a
-# few thousand units; a loop over a 1,000-item context about 20,000.
+# few thousand units; a loop that collects from a 1,000-item context about 30,000.
 MAX_WORK = 1_000_000
 MAX_FORMAT_WIDTH = 100  # width or precision of a '%' conversion
 MAX_ROUND_DIGITS = 100  # |ndigits| of round()

@@ -6,7 +6,7 @@ import types
 from collections.abc import Mapping
 from typing import Any
 
-from rules.meter import PYTHON_ITEM, Meter
+from rules.meter import MEASURE_COST, PYTHON_ITEM, Meter
 from rules.views import _View
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})
@@ -24,6 +24,7 @@ def to_plain(value: Any, meter: Meter, memo: dict[int, Any] | None = None) -> An
     data = value._data if isinstance(value, _View) else value
     if id(data) in memo:
         return memo[id(data)][1]
+    meter.spend(MEASURE_COST)  # each container copied runs Python code, as weighing does
     if isinstance(data, Mapping):
         meter.spend(1 + PYTHON_ITEM * len(data))
         result: Any = {}
