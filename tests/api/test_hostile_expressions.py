@@ -1,6 +1,7 @@
 """The hostile expression corpus through the API: never a 500, never a changed context."""
 
 import copy
+import json
 
 import pytest
 
@@ -54,3 +55,20 @@ def test_a_hostile_guard_fails_the_event_and_leaves_the_instance_as_it_was(busin
     assert response.json()["code"] in ("GUARD_REJECTED", "EXPRESSION_ERROR")
     assert footprint(instance.pk) == before
     assert Instance.objects.get(pk=instance.pk).context == STORED_CONTEXT
+
+
+@pytest.mark.parametrize("source", [p for p in CORPUS if _compiles(p.values[0])])
+def test_the_explain_view_answers_json_for_every_hostile_show_condition(business, source):
+    doc = example_seed("audit")
+    doc["smTransitions"][0]["showCondition"] = source
+    online(doc)
+    instance = runtime_services.instance_create(
+        flow_code="audit", business_key="k", context=copy.deepcopy(STORED_CONTEXT)
+    )
+
+    response = business.get(f"/api/v1/instances/{instance.pk}/events/available?explain=true")
+
+    assert response.status_code == 200, response.content[:300]
+    verdict = json.loads(response.content.decode("utf-8"))[0]
+    assert verdict["verdict"] == "hidden"
+    assert "error" in verdict["showCondition"]

@@ -126,8 +126,8 @@ CORPUS = [
     P("[a == b for a in [[[0]*300]*300] for b in [[[0]*300]*300] for i in 'x'*9999]", id="eq-loop"),
     P("[max(a) for a in [[[0]*300]*300] for i in 'x'*9999]", id="max-loop"),
     P("[len(str(a)) for a in [[[0]*300]*30] for i in 'x'*9999]", id="str-loop"),
-    P("[ctx for i in 'a' * 9999]", id="context-in-every-item"),
-    P("(ctx for i in 'a' * 9999)", id="context-in-a-generator-result"),
+    P("[[ctx, ctx, ctx, ctx, ctx] for i in 'a' * 9999]", id="context-in-every-item"),
+    P("([ctx, ctx, ctx, ctx, ctx] for i in 'a' * 9999)", id="context-in-a-generator-result"),
     # Nested comprehension bombs
     P("[[[1 for a in 'x' * 1000] for b in 'x' * 1000] for c in 'x' * 1000]", id="triple-nested"),
     P("sum(1 for a in 'x' * 100000 for b in 'x' * 100000)", id="double-generator"),
