@@ -3,23 +3,19 @@
 It never parses: `rules.compiler` parsed and checked the tree once. Compared with SimpleEval it
 looks names up in one dict (SimpleEval re-scans every value it returns, which made a loop over
 1,000 items quadratic), meters every operation (rules/meter.py, rules/costs.py), and only
-calls the functions and per-type methods of the allow-lists.
-
-Whatever an operation builds is charged by its weight once, when built; putting it into a
-list, set or dict then costs one slot. Anything else put there (the caller's data, a value
-already placed elsewhere) is charged its whole weight again: each reference counts.
+calls the functions and per-type methods of the allow-lists. Literals and comprehensions,
+which build item by item, are in rules/building.py.
 """
 
 from __future__ import annotations
 
 import ast
 import types
-from collections.abc import Iterator
 from typing import Any
 
 from simpleeval import SimpleEval
 
-from rules import costs
+from rules import building, costs
 from rules.errors import MissingKey
 from rules.meter import Meter
 from rules.methods import call_method, get_attribute
@@ -29,7 +25,6 @@ from rules.views import ReadOnlyDict, unwrap, wrap
 
 _BUILT = frozenset({str, list, tuple, dict, set, frozenset})
 _SEQUENCES = (str, list, tuple)
-_DONE = object()
 
 
 class Sandbox(SimpleEval):
@@ -63,7 +58,7 @@ class Sandbox(SimpleEval):
         """The value of the tree; a generator is drawn out here, still under the meter."""
         value = self._eval(tree)
         if type(value) is types.GeneratorType:
-            return self._collect(value)
+            return building.collect(self, value)
         return value
 
     def _eval(self, node: ast.AST) -> Any:
@@ -83,25 +78,6 @@ class Sandbox(SimpleEval):
             self.meter.spend(len(value))
             self.meter.charge(weight)
             self.recent = value
-        return value
-
-    def _place(self, value: Any, table: Any = None) -> int:
-        """Put a value into a list, or a key into the set or dict `table` being built; its
-        weight, for the container's."""
-        weight = self.meter.weight(value)
-        if value is self.recent:
-            self.recent = None
-            self.meter.charge(1)
-        else:
-            check_size(1 + weight, "the item")
-            self.meter.charge(1 + weight)
-        if table is not None:
-            self.meter.spend(costs.hashing(self.meter, value, table))
-        return weight
-
-    def _finish(self, value: Any, weight: int) -> Any:
-        self.meter.remember(value, weight)
-        self.recent = value
         return value
 
     # Handlers, one per node type of the compiler's allow-list.
@@ -167,7 +143,7 @@ class Sandbox(SimpleEval):
         self.meter.charge(weight)
         result = OPERATORS[op](left, right)
         self.meter.spend(1 + len(result))
-        return self._finish(result, weight)
+        return building.finish(self, result, weight)
 
     def _sequence_weight(self, op: type, left: Any, right: Any) -> int | None:
         """The weight of a repetition or concatenation, known before it is built."""
@@ -205,120 +181,6 @@ class Sandbox(SimpleEval):
     def _unaryop(self, node: ast.UnaryOp) -> Any:
         return OPERATORS[type(node.op)](self._eval(node.operand))
 
-    def _sequence(self, node: ast.List | ast.Tuple | ast.Set) -> Any:
-        if type(node) is ast.Set:
-            return self._set(node.elts)
-        items, weight = [], len(node.elts)
-        for element in node.elts:
-            value = self._eval(element)
-            weight += self._place(value)
-            items.append(value)
-        kind = list if type(node) is ast.List else tuple
-        return self._finish(kind(items), weight)
-
-    def _set(self, elements: list[ast.expr]) -> set:
-        result: set[Any] = set()
-        weight = len(elements)
-        for element in elements:
-            value = self._eval(element)
-            weight += self._place(value, result)
-            result.add(value)
-        return self._finish(result, weight)
-
-    def _dict(self, node: ast.Dict) -> dict:
-        result: dict[Any, Any] = {}
-        weight = 0
-        for key_node, value_node in zip(node.keys, node.values, strict=True):
-            key = self._eval(key_node)
-            weight += 2 + self._place(key, result)
-            value = self._eval(value_node)
-            weight += self._place(value)
-            result[key] = value
-        return self._finish(result, weight)
-
-    def _comprehension(self, node: ast.ListComp | ast.SetComp | ast.DictComp) -> Any:
-        scope = dict(self.vars)
-        first = self._eval(node.generators[0].iter)
-        saved, self.vars = self.vars, scope
-        try:
-            loops = self._loops(node.generators, 0, first)
-            if type(node) is ast.DictComp:
-                result, weight = self._dict_items(node, loops)
-            else:
-                # A set grows item by item, as a dict does: each insertion between two
-                # looks at the clock, never one long call over colliding keys.
-                result = set() if type(node) is ast.SetComp else []
-                add, weight = result.add if type(result) is set else result.append, 0
-                for _ in loops:
-                    value = self._eval(node.elt)
-                    weight += 1 + self._place(value, result if type(result) is set else None)
-                    add(value)
-        finally:
-            self.vars = saved
-        return self._finish(result, weight)
-
-    def _dict_items(self, node: ast.DictComp, loops: Iterator[None]) -> tuple[dict, int]:
-        result: dict[Any, Any] = {}
-        weight = 0
-        for _ in loops:
-            key = self._eval(node.key)
-            weight += 2 + self._place(key, result)
-            value = self._eval(node.value)
-            weight += self._place(value)
-            result[key] = value
-        return result, weight
-
-    def _collect(self, generator: Iterator[Any]) -> list[Any]:
-        items, weight = [], 0
-        for value in generator:
-            weight += 1 + self._place(value)
-            items.append(value)
-        return self._finish(items, weight)
-
-    def _generator(self, node: ast.GeneratorExp) -> Iterator[Any]:
-        # Lazy, like Python's: any() and all() stop at the first answer. The outermost
-        # iterable is evaluated now, in the enclosing scope, as Python does.
-        scope = dict(self.vars)
-        first = self._eval(node.generators[0].iter)
-        return self._lazy(node, scope, first)
-
-    def _lazy(self, node: ast.GeneratorExp, scope: dict[str, Any], first: Any) -> Iterator[Any]:
-        loops = self._loops(node.generators, 0, first)
-        while True:
-            # Whoever resumes this generator has its own variables: swap ours in, then out.
-            saved, self.vars = self.vars, scope
-            try:
-                if next(loops, _DONE) is _DONE:
-                    return
-                value = self._eval(node.elt)
-            finally:
-                self.vars = saved
-            yield value
-
-    def _loops(self, generators: list, index: int, iterable: Any) -> Iterator[None]:
-        """Bind the targets of generators[index:] in self.vars; yield once per combination."""
-        generator = generators[index]
-        target, conditions = generator.target, generator.ifs
-        last = index + 1 == len(generators)
-        meter = self.meter
-        for item in iterable:
-            meter.iterations += 1
-            if not meter.iterations & 15 or meter.iterations > meter.max["iterations"]:
-                meter.loop()
-            if type(target) is ast.Name:
-                self.vars[target.id] = item
-            else:
-                _bind(target, item, self.vars)
-            for condition in conditions:
-                if not self._eval(condition):
-                    break
-            else:
-                if last:
-                    yield
-                else:
-                    inner = self._eval(generators[index + 1].iter)
-                    yield from self._loops(generators, index + 1, inner)
-
     def _event_count(self, name: str) -> int:
         if not isinstance(name, str):
             raise TypeError("event_count() takes an event name")
@@ -326,20 +188,6 @@ class Sandbox(SimpleEval):
 
     def _now(self) -> Any:
         return self.scope.clock()
-
-
-def _bind(target: ast.expr, item: Any, scope: dict[str, Any]) -> None:
-    if type(target) is ast.Name:
-        scope[target.id] = item
-        return
-    # The length first: copying a long value only to refuse it would cost its length.
-    if hasattr(item, "__len__") and len(item) != len(target.elts):
-        raise ValueError(f"cannot unpack {len(item)} values into {len(target.elts)} names")
-    values = list(item)
-    if len(values) != len(target.elts):
-        raise ValueError(f"cannot unpack {len(values)} values into {len(target.elts)} names")
-    for part, value in zip(target.elts, values, strict=True):
-        _bind(part, value, scope)
 
 
 _MEMBERSHIP = (ast.In, ast.NotIn)
@@ -356,12 +204,12 @@ _HANDLERS = {
     ast.Compare: Sandbox._compare,
     ast.IfExp: SimpleEval._eval_ifexp,
     ast.Slice: SimpleEval._eval_slice,
-    ast.List: Sandbox._sequence,
-    ast.Tuple: Sandbox._sequence,
-    ast.Set: Sandbox._sequence,
-    ast.Dict: Sandbox._dict,
-    ast.ListComp: Sandbox._comprehension,
-    ast.SetComp: Sandbox._comprehension,
-    ast.DictComp: Sandbox._comprehension,
-    ast.GeneratorExp: Sandbox._generator,
+    ast.List: building.sequence,
+    ast.Tuple: building.sequence,
+    ast.Set: building.sequence,
+    ast.Dict: building.mapping,
+    ast.ListComp: building.comprehension,
+    ast.SetComp: building.comprehension,
+    ast.DictComp: building.comprehension,
+    ast.GeneratorExp: building.generator,
 }
