@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from rules import limits
 
@@ -22,10 +22,11 @@ _CURRENT: ContextVar[RequestBudget | None] = ContextVar("rules_request_budget", 
 class RequestBudget:
     """The totals of one request; `evaluate` adds each evaluation's counters when it ends."""
 
-    time: float = limits.REQUEST_TIME_BUDGET
-    work: int = limits.REQUEST_MAX_WORK
-    allocation: int = limits.REQUEST_MAX_ALLOCATION
-    iterations: int = limits.REQUEST_MAX_ITERATIONS
+    # The limits are read when a budget opens, so a deployment (or a test) may change them.
+    time: float = field(default_factory=lambda: limits.REQUEST_TIME_BUDGET)
+    work: int = field(default_factory=lambda: limits.REQUEST_MAX_WORK)
+    allocation: int = field(default_factory=lambda: limits.REQUEST_MAX_ALLOCATION)
+    iterations: int = field(default_factory=lambda: limits.REQUEST_MAX_ITERATIONS)
     time_spent: float = 0.0
     work_spent: int = 0
     allocated: int = 0

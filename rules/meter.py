@@ -38,10 +38,10 @@ _OWN = {
     "allocation": ("the expression built more than {:,} characters or items", "MAX_ALLOCATION"),
     "iterations": ("comprehensions ran more than {:,} iterations", "MAX_ITERATIONS"),
 }
-_REQUEST = {
-    "work": ("units of work", "REQUEST_MAX_WORK"),
-    "allocation": ("characters or items built", "REQUEST_MAX_ALLOCATION"),
-    "iterations": ("comprehension iterations", "REQUEST_MAX_ITERATIONS"),
+_REQUEST_UNITS = {
+    "work": "units of work",
+    "allocation": "characters or items built",
+    "iterations": "comprehension iterations",
 }
 
 
@@ -155,17 +155,17 @@ class Meter:
         own_message, own_name = _OWN[kind]
         own = getattr(limits, own_name)
         if request or self.max[kind] < own:
-            unit, name = _REQUEST[kind]
-            total = getattr(limits, name)
+            total = getattr(self.budget, kind)
             raise RequestBudgetExceeded(
-                f"the request spent its budget for expressions: more than {total:,} {unit}",
+                "the request spent its budget for expressions: more than "
+                f"{total:,} {_REQUEST_UNITS[kind]}",
                 limit=f"request_{kind}",
                 maximum=total,
             )
         raise LimitExceeded(own_message.format(own), limit=kind, maximum=own)
 
     def _request_timeout(self) -> None:
-        seconds = limits.REQUEST_TIME_BUDGET
+        seconds = self.budget.time
         raise RequestBudgetExceeded(
             f"the request spent its budget for expressions: more than {seconds:g} s of "
             "processor time",
