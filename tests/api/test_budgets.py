@@ -141,7 +141,8 @@ def _strict(content: bytes):
 @pytest.mark.django_db
 def test_explain_answers_valid_json_whatever_the_expressions_and_context_yield(business):
     _weird_machine()
-    # NaN cannot be stored (the API and the database refuse it); these two can.
+    # NaN cannot be stored at all; these two can, by services (the API refuses them now) or
+    # from before the API's bounds.
     context = {"n": int("9" * 4300), "s": "lone \ud800 surrogate"}
     instance = runtime_services.instance_create(
         flow_code="weird", business_key="k", context=context
