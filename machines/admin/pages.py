@@ -6,6 +6,7 @@ nothing).
 """
 
 import json
+import re
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -27,8 +28,9 @@ from machines.admin.display import (
 from machines.admin.forms import ImportForm
 from machines.admin.steps import STEPS, available_steps, may
 from machines.diagrams import render_mermaid
-from machines.interchange import INT_MAX, parse_json
+from machines.interchange import parse_json
 from machines.models import Machine
+from runtime.models import ROLE_MAX, ROLE_MIN
 from runtime.services import machine_simulate
 
 
@@ -167,12 +169,15 @@ def _role(value) -> int | str | None:
     if value in ("", None):
         return None
     # ASCII digits only: "²".isdigit() is True, yet int("²") fails.
-    if isinstance(value, str) and value.isascii() and value.isdigit():
+    if isinstance(value, str) and re.fullmatch(r"-?[0-9]{1,10}", value):
         value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, int):
         return gettext("A role is a whole number.")
-    if value > INT_MAX:  # what the event record's role column holds
-        return gettext("A role is at most %d.") % INT_MAX
+    if not ROLE_MIN <= value <= ROLE_MAX:  # what the event record's role column holds
+        return gettext("A role is between %(min)d and %(max)d.") % {
+            "min": ROLE_MIN,
+            "max": ROLE_MAX,
+        }
     return value
 
 

@@ -7,8 +7,9 @@ from rest_framework import serializers
 
 from clients.access import may_act_as
 from config.exceptions import ValidationError
-from machines.interchange import ID_MAX, INT_MAX, json_problem
+from machines.interchange import ID_MAX, json_problem
 from runtime.exceptions import RoleForbidden
+from runtime.models import ROLE_MAX, ROLE_MIN
 
 OUTCOME = inline_serializer("EventOutcome", {"eventId": serializers.IntegerField()})
 ACCEPTED = inline_serializer(
@@ -38,11 +39,11 @@ class ContextField(serializers.JSONField):
 
 
 class RoleField(serializers.IntegerField):
-    """A role code: what a client's role list holds (digits) and the event's role column fits."""
+    """A role code, bounded by the integer column that keeps it on the event record."""
 
     def __init__(self, **kwargs):
         kwargs = {"required": False, "allow_null": True, "default": None, **kwargs}
-        super().__init__(min_value=0, max_value=INT_MAX, **kwargs)
+        super().__init__(min_value=ROLE_MIN, max_value=ROLE_MAX, **kwargs)
 
 
 class IdField(serializers.IntegerField):
@@ -65,7 +66,7 @@ def valid(serializer_class, data) -> dict:
     return serializer.validated_data
 
 
-def query_int(request, name: str, *, low: int = 0, high: int = INT_MAX) -> int | None:
+def query_int(request, name: str, *, low: int = ROLE_MIN, high: int = ROLE_MAX) -> int | None:
     """An integer query parameter (ASCII digits, within [low, high]), or None when absent."""
     raw = request.query_params.get(name)
     if raw in (None, ""):

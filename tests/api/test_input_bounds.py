@@ -7,9 +7,9 @@ parameter carries a NUL to the database.
 
 import pytest
 
-from machines.interchange import INT_MAX, VERSION_MAX
+from machines.interchange import VERSION_MAX
 from machines.models import Machine
-from runtime.models import EventRecord, Instance
+from runtime.models import ROLE_MAX, ROLE_MIN, EventRecord, Instance
 from runtime.services import instance_create
 from tests.conftest import example_seed, without_ids
 from tests.runtime.helpers import footprint, online
@@ -66,7 +66,7 @@ def _role_requests(instance, machine, role):
     ]
 
 
-@pytest.mark.parametrize("role", [INT_MAX + 1, -1, 10**30])
+@pytest.mark.parametrize("role", [ROLE_MAX + 1, ROLE_MIN - 1, 10**30])
 def test_a_role_the_column_cannot_hold_is_refused_on_every_route_that_takes_one(
     designer, machine, instance, role
 ):
@@ -85,13 +85,15 @@ def test_a_role_the_column_cannot_hold_is_refused_on_every_route_that_takes_one(
 def test_on_postgresql_the_largest_role_is_stored_and_one_more_is_refused(designer, instance):
     events = f"/api/v1/instances/{instance.pk}/events/"
 
-    over = designer.post(events, {"event": "E1", "role": INT_MAX + 1, "async": True}, format="json")
+    over = designer.post(
+        events, {"event": "E1", "role": ROLE_MAX + 1, "async": True}, format="json"
+    )
     _refused(over, "role")
     assert not EventRecord.objects.exists()
 
-    largest = designer.post(events, {"event": "E1", "role": INT_MAX}, format="json")
+    largest = designer.post(events, {"event": "E1", "role": ROLE_MAX}, format="json")
     assert largest.status_code == 200, largest.content
-    assert EventRecord.objects.get().role == INT_MAX
+    assert EventRecord.objects.get().role == ROLE_MAX
 
 
 @pytest.mark.parametrize("raw", ["²", "1_000", " 7", "7.0", "1" * 30])
