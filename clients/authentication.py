@@ -10,6 +10,7 @@ from django.http import HttpResponse
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
+from clients.selectors import token_shaped
 from clients.throttles import auth_failure_counted
 
 # A token seen lately is trusted for this long in this process without a query: the event hot
@@ -35,6 +36,8 @@ class ClientTokenAuthentication(TokenAuthentication):
         hit = _seen.get(key)
         if hit is not None and hit[0] > now:
             return hit[1]
+        if not token_shaped(key):  # NUL and the like would be a database error, not a 401
+            raise AuthenticationFailed("Invalid token.")
         model = self.get_model()
         token = model.objects.select_related("user", "user__api_client").filter(key=key).first()
         if token is None:

@@ -19,19 +19,16 @@ from django.db import IntegrityError, InterfaceError, OperationalError, transact
 from django.utils import timezone
 
 from clients.access import may_act_as, visible
-from clients.exceptions import NotAuthenticated
-from clients.selectors import token_user
 from config.exceptions import (
     InstanceBusy,
     NotFound,
     PlatformError,
     ServiceUnavailable,
-    ValidationError,
 )
 from rules import RuleError
 from runtime.apply import apply_event
 from runtime.exceptions import ActionFailed, RoleForbidden, StateConflict
-from runtime.models import ROLE_MAX, ROLE_MIN, Attempt, EventRecord, Instance
+from runtime.models import Attempt, EventRecord, Instance
 from runtime.outbox import result_notify, retry_delay
 from runtime.queue import enqueue_instance
 from runtime.services import (
@@ -205,46 +202,32 @@ def event_replay(*, record: EventRecord) -> EventRecord:
     return record
 
 
-def event_submit(*, payload) -> EventRecord:
-    """Accept an event sent through the broker, checked and treated like an async REST event.
-
-    Payload: {token, flow, businessKey, event, context?, role?, requestId?}. The token names
-    the client, exactly as on REST: its flows and roles decide, and without a valid token the
-    event is refused (idempotent on requestId).
-    """
-    if not isinstance(payload, dict):
-        raise ValidationError("The payload must be a JSON object.")
-    problems = [
-        {"path": key, "message": "Required, a non-empty string."}
-        for key in ("flow", "businessKey", "event")
-        if not isinstance(payload.get(key), str) or not payload.get(key)
-    ]
-    if not isinstance(payload.get("context", {}), dict):
-        problems.append({"path": "context", "message": "Must be a JSON object."})
-    role = payload.get("role")
-    if role is not None and (type(role) is not int or not ROLE_MIN <= role <= ROLE_MAX):
-        problems.append({"path": "role", "message": "Must be a role code (an integer)."})
-    if problems:
-        raise ValidationError("The submitted event is not valid.", {"problems": problems})
-    user = token_user(payload.get("token"))
-    if user is None:
-        raise NotAuthenticated("The submitted event carries no valid client token.")
+def event_submit(
+    *,
+    user,
+    flow_code: str,
+    business_key: str,
+    event: str,
+    role: int | None = None,
+    context: dict | None = None,
+    request_id: str | None = None,
+) -> EventRecord:
+    """Accept an event for the instance named by flow and business key, as `user` would on
+    REST: of a flow it may see, as one of its roles (idempotent on requestId)."""
     if not may_act_as(user, role):
         raise RoleForbidden(f"This client may not act as role {role}.", {"role": role})
     instances = visible(Instance.objects.all(), user)
-    instance = instances.filter(
-        flow__code=payload["flow"], business_key=payload["businessKey"]
-    ).first()
+    instance = instances.filter(flow__code=flow_code, business_key=business_key).first()
     if instance is None:
         raise NotFound(
-            f"No instance {payload['businessKey']!r} in flow {payload['flow']!r}.",
-            {"flow": payload["flow"], "businessKey": payload["businessKey"]},
+            f"No instance {business_key!r} in flow {flow_code!r}.",
+            {"flow": flow_code, "businessKey": business_key},
         )
     return event_accept(
         instance_id=instance.pk,
-        event=payload["event"],
+        event=event,
         role=role,
-        context=payload.get("context") or {},
-        request_id=payload.get("requestId"),
+        context=context,
+        request_id=request_id,
         user=user,
     )

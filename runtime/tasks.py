@@ -1,7 +1,8 @@
 """Celery tasks: thin, they take ids and call the service of the same name.
 
 `statecenter.submit_event` is the documented way for other systems to send an event through
-the broker instead of REST: payload {flow, businessKey, event, context?, role?, requestId?}.
+the broker instead of REST: payload {token, flow, businessKey, event, context?, role?,
+requestId?}, checked like a REST request (runtime/apis/broker.py).
 """
 
 import logging
@@ -10,6 +11,7 @@ from celery import shared_task
 
 from config.exceptions import NotFound, PlatformError
 from runtime import async_events, outbox, sweep
+from runtime.apis import broker
 
 logger = logging.getLogger(__name__)
 
@@ -34,9 +36,9 @@ def run_sweep() -> dict:
 
 @shared_task(name="statecenter.submit_event")
 def submit_event(payload: dict) -> dict:
-    """Accept an event sent through the broker, like an async REST event."""
+    """Accept an event sent through the broker, checked like an async REST event."""
     try:
-        record = async_events.event_submit(payload=payload)
+        record = broker.event_submitted(payload)
     except PlatformError as exc:
         logger.warning("submitted event refused: %s %s", exc.code, exc.message)
         return {"code": exc.code, "message": exc.message, "details": exc.details}

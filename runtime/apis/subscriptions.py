@@ -1,6 +1,6 @@
 """Subscriptions: who is told of every committed transition of a flow."""
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -31,14 +31,13 @@ class SubscriptionListCreateApi(APIView):
             max_length=500,
         )
 
-    @extend_schema(
-        parameters=[OpenApiParameter("flow", str)],
-        responses=SubscriptionOutputSerializer(many=True),
-    )
+    class FilterSerializer(serializers.Serializer):
+        flow = serializers.SlugField(required=False, allow_blank=True, max_length=100)
+
+    @extend_schema(parameters=[FilterSerializer], responses=SubscriptionOutputSerializer(many=True))
     def get(self, request):
-        found = selectors.subscription_list(
-            flow=request.query_params.get("flow"), user=request.user
-        )
+        filters = valid(self.FilterSerializer, request.query_params)
+        found = selectors.subscription_list(flow=filters.get("flow"), user=request.user)
         return Response(SubscriptionOutputSerializer(found, many=True).data)
 
     @extend_schema(request=InputSerializer, responses={201: SubscriptionOutputSerializer})

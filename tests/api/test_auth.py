@@ -115,3 +115,11 @@ def test_a_deactivated_clients_token_is_a_failed_check_too(business, settings):
     settings.AUTH_FAILURE_LIMIT = 1
     get_user_model().objects.filter(username="business").update(is_active=False)
     assert [business.get("/api/v1/instances/").status_code for _ in range(2)] == [401, 429]
+
+
+@pytest.mark.parametrize("key", ["ab\x00cd", "x" * 41, "tok\u00e9n"])
+def test_a_token_no_database_could_hold_is_an_invalid_token(key):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    response = client.get("/api/v1/instances/")
+    assert (response.status_code, response.json()["code"]) == (401, "NOT_AUTHENTICATED")

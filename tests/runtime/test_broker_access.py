@@ -4,8 +4,8 @@ import pytest
 
 from clients.exceptions import NotAuthenticated
 from clients.services import api_client_create
-from config.exceptions import NotFound
-from runtime.async_events import event_submit
+from config.exceptions import NotFound, ValidationError
+from runtime.apis.broker import event_submitted
 from runtime.exceptions import RoleForbidden
 from runtime.models import EventRecord
 from runtime.services import instance_create
@@ -29,26 +29,59 @@ def _payload(token, **changes):
 
 def test_a_granted_client_token_is_accepted(instance):
     _, token = api_client_create(name="orders", roles="1", flows=["design-example"])
-    record = event_submit(payload=_payload(token, role=1))
+    record = event_submitted(_payload(token, role=1))
     assert (record.instance_id, record.status, record.role) == (instance.pk, "accepted", 1)
 
 
 @pytest.mark.parametrize("token", [None, "", "not-a-token", 42])
 def test_without_a_valid_token_it_is_refused_and_nothing_is_stored(instance, token):
     with pytest.raises(NotAuthenticated):
-        event_submit(payload=_payload(token))
+        event_submitted(_payload(token))
     assert not EventRecord.objects.exists()
 
 
 def test_a_client_of_another_flow_finds_no_instance(instance):
     _, token = api_client_create(name="audits", flows=["audit"])
     with pytest.raises(NotFound):
-        event_submit(payload=_payload(token))
+        event_submitted(_payload(token))
     assert not EventRecord.objects.exists()
 
 
 def test_a_client_may_not_act_as_a_role_of_another(instance):
     _, token = api_client_create(name="orders", roles="1", flows=["design-example"])
     with pytest.raises(RoleForbidden):
-        event_submit(payload=_payload(token, role=2))
+        event_submitted(_payload(token, role=2))
     assert not EventRecord.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"event": "E" * 101},
+        {"flow": "design\x00example"},
+        {"requestId": "r" * 201},
+        {"role": 2**31},
+        {"context": {"note": "a\x00b"}},
+        {"context": ["not", "an", "object"]},
+        {"businessKey": None},
+    ],
+    ids=[
+        "long-event",
+        "nul-flow",
+        "long-request-id",
+        "role-overflow",
+        "nul-context",
+        "list",
+        "no-key",
+    ],
+)
+def test_a_payload_out_of_the_rest_bounds_is_refused_and_nothing_is_stored(instance, changes):
+    _, token = api_client_create(name="orders", roles="1", flows=["design-example"])
+    with pytest.raises(ValidationError):
+        event_submitted(_payload(token, **changes))
+    assert not EventRecord.objects.exists()
+
+
+def test_a_payload_that_is_no_object_is_refused():
+    with pytest.raises(ValidationError):
+        event_submitted(["E1"])
