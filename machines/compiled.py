@@ -7,13 +7,13 @@ process by (machine id, revision) and the hot path reads no definition rows.
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 from types import MappingProxyType
 
 from machines.definition import Definition, TransitionDef
 from machines.models import Machine
 from machines.selectors import machine_definition
 from rules import Branch, Expression, compile_expression
+from rules.cache import BoundedCache
 
 
 @dataclass(frozen=True, eq=False)
@@ -133,14 +133,45 @@ def _expression(source: str | None) -> Expression | None:
     return compile_expression(source) if source and source.strip() else None
 
 
+# Compiled machines kept per process, bounded by the bytes their expressions hold (a count
+# bounds nothing: one machine may hold 20 MB of syntax trees, most hold a few kilobytes).
+MACHINE_CACHE_BYTES = 128 * 1024 * 1024
+BYTES_PER_PART = 512  # a compiled state or transition, besides its expressions
+_CACHE = BoundedCache(limit=MACHINE_CACHE_BYTES)
+
+
 def compiled_machine(machine: Machine) -> CompiledMachine:
     """The compiled form of a stored Machine, from the per-process cache when it is there."""
     # created_at joins the key because a restored or flushed database can hand an id out again.
-    return _compiled(machine.pk, machine.revision, machine.created_at)
+    key = (machine.pk, machine.revision, machine.created_at)
+    compiled = _CACHE.get(key)
+    if compiled is None:
+        compiled = _compile_stored(machine.pk, machine.revision)
+        _CACHE.put(key, compiled, footprint(compiled))
+    return compiled
 
 
-@lru_cache(maxsize=512)
-def _compiled(machine_id: int, revision: int, created_at) -> CompiledMachine:
+def forget_compiled_machines() -> None:
+    """Empty this process's cache of compiled machines."""
+    _CACHE.clear()
+
+
+def footprint(compiled: CompiledMachine) -> int:
+    """The estimated bytes a compiled machine holds: its parts and its expressions."""
+    transitions = {id(t): t for state in compiled.states.values() for t in state.events}
+    transitions.update({id(b.key): b.key for s in compiled.states.values() for b in s.branches})
+    expressions = [
+        e
+        for s in compiled.states.values()
+        for e in [b.condition for b in s.branches]
+        + [x for t in s.events for x in (t.guard, t.show)]
+        if e is not None
+    ]
+    parts = len(compiled.states) + len(transitions)
+    return BYTES_PER_PART * parts + sum(e.footprint for e in expressions)
+
+
+def _compile_stored(machine_id: int, revision: int) -> CompiledMachine:
     machine = Machine.objects.select_related("flow").get(pk=machine_id)
     return compile_definition(
         machine_definition(machine=machine),

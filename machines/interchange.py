@@ -17,6 +17,11 @@ from rules.limits import MAX_INT_BITS
 
 MAX_STATES = 500
 MAX_TRANSITIONS = 2000
+# Characters of guard, show and case conditions in one machine, all together. Each compiled
+# character holds about 200 bytes of syntax tree in every process that runs the machine, and
+# takes time to compile: 100,000 is about 20 MB, and fifty times what real machines use.
+MAX_EXPRESSION_TEXT = 100_000
+EXPRESSION_FIELDS = ("showCondition", "guardCondition", "caseCondition")
 YES, NO = 1, 2
 
 
@@ -105,6 +110,15 @@ class MachineIn(_StrictSerializer):
     smTransitions = TransitionIn(
         many=True, max_length=MAX_TRANSITIONS, required=False, default=list
     )
+
+    def validate_smTransitions(self, transitions: list[dict]) -> list[dict]:
+        total = sum(len(t.get(name) or "") for t in transitions for name in EXPRESSION_FIELDS)
+        if total > MAX_EXPRESSION_TEXT:
+            raise serializers.ValidationError(
+                f"The machine's expressions hold {total:,} characters in all; at most "
+                f"{MAX_EXPRESSION_TEXT:,} (a compiled machine is kept in memory)."
+            )
+        return transitions
 
 
 def parse_seed(data) -> tuple[dict, Definition]:

@@ -48,14 +48,18 @@ def current_budget() -> RequestBudget | None:
 
 
 @contextmanager
-def request_budget(budget: RequestBudget | None = None) -> Iterator[RequestBudget]:
+def request_budget(
+    budget: RequestBudget | None = None, *, fresh: bool = False
+) -> Iterator[RequestBudget]:
     """Run the block under one request budget; inside another one, join it instead.
 
     Joining, as `transaction.atomic` nests, means code can open a budget where it needs one
     (a simulation) without giving a request a fresh allowance in the middle of its own.
+    `fresh` opens a budget of its own even inside another: a worker's task that applies an
+    instance's queued events one after another gives each event its own, as each came alone.
     """
     current = _CURRENT.get()
-    if current is not None:
+    if current is not None and not fresh:
         yield current
         return
     opened = budget if budget is not None else RequestBudget()

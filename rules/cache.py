@@ -29,14 +29,16 @@ def footprint(source: str, tree: ast.AST) -> int:
 
 
 class BoundedCache:
-    """Least recently used values by key, at most `limits.MAX_CACHE_BYTES` estimated bytes."""
+    """Least recently used values by key, at most `limit` estimated bytes (by default
+    `limits.MAX_CACHE_BYTES`, read at each put)."""
 
-    def __init__(self) -> None:
-        self._entries: OrderedDict[str, tuple[Any, int]] = OrderedDict()
+    def __init__(self, limit: int | None = None) -> None:
+        self._limit = limit
+        self._entries: OrderedDict[Any, tuple[Any, int]] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()  # gunicorn's threads share one cache
 
-    def get(self, key: str) -> Any | None:
+    def get(self, key) -> Any | None:
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
@@ -44,9 +46,9 @@ class BoundedCache:
             self._entries.move_to_end(key)
             return entry[0]
 
-    def put(self, key: str, value: Any, size: int) -> None:
+    def put(self, key, value: Any, size: int) -> None:
         """Keep `value`, evicting the least recently used until everything fits."""
-        limit = limits.MAX_CACHE_BYTES
+        limit = limits.MAX_CACHE_BYTES if self._limit is None else self._limit
         if size > limit:
             return
         with self._lock:
@@ -67,7 +69,7 @@ class BoundedCache:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def __contains__(self, key: str) -> bool:
+    def __contains__(self, key) -> bool:
         return key in self._entries
 
     @property

@@ -32,15 +32,17 @@ _STATEMENTS = {
 class Expression:
     """A compiled expression: immutable, shareable between threads, evaluated without parsing."""
 
-    __slots__ = ("source", "names", "paths", "_tree")
+    __slots__ = ("source", "names", "paths", "footprint", "_tree")
     source: str
     names: frozenset[str]  # the known names and functions it uses, e.g. {"ctx", "event_count"}
     paths: tuple[str, ...]  # the context paths it reads, e.g. ("ctx.amount", "ctx.order.lines")
+    footprint: int  # estimated bytes it holds, for caches bounded in bytes (rules/cache.py)
 
     def __init__(self, source: str, names: frozenset[str], tree: ast.expr):
         object.__setattr__(self, "source", source)
         object.__setattr__(self, "names", names)
         object.__setattr__(self, "paths", context_paths(tree))
+        object.__setattr__(self, "footprint", footprint(source, tree))
         object.__setattr__(self, "_tree", tree)
 
     def __setattr__(self, name: str, value: Any) -> NoReturn:
@@ -72,7 +74,7 @@ def compile_expression(source: str) -> Expression:
     expression = CACHE.get(source)
     if expression is None:
         expression = _compile(source)
-        CACHE.put(source, expression, footprint(source, expression._tree))
+        CACHE.put(source, expression, expression.footprint)
     return expression
 
 

@@ -25,7 +25,7 @@ from config.exceptions import (
     PlatformError,
     ServiceUnavailable,
 )
-from rules import RuleError
+from rules import RuleError, request_budget
 from runtime.apply import apply_event
 from runtime.exceptions import ActionFailed, RoleForbidden, StateConflict
 from runtime.models import Attempt, EventRecord, Instance
@@ -137,9 +137,13 @@ def _claim(instance_id: int) -> EventRecord | None:
 
 
 def _apply(record: EventRecord) -> bool:
-    """Transaction 2; True when the instance may go on to its next event."""
+    """Transaction 2; True when the instance may go on to its next event.
+
+    Each event spends its own expression budget: a hostile event queued before honest ones
+    fails alone instead of using up theirs.
+    """
     try:
-        with transaction.atomic():
+        with request_budget(fresh=True), transaction.atomic():
             instance = lock_instance(record.instance_id)
             current = EventRecord.objects.filter(pk=record.pk).values_list("status", "attempts")[0]
             if current != (EventRecord.Status.PROCESSING, record.attempts):

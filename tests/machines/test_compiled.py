@@ -61,3 +61,63 @@ def test_the_cache_returns_one_object_per_revision():
     second = compiled_machine(machine)
     assert second is not first
     assert second.states["APPLY"].desc == "applied again"
+
+
+def _guarded_versions(count: int, guard: str):
+    """`count` stored versions of one flow whose every transition carries `guard`."""
+    machines = []
+    for n in range(count):
+        doc = example_seed("audit")
+        doc["smInfo"].update(flowCode="guarded", version=None)
+        for transition in doc["smTransitions"]:
+            if transition.get("eventValue"):
+                transition["guardCondition"] = f"{guard} or {n} == -1"
+        machines.append(services.machine_create(data=doc, create_flow=n == 0))
+    return machines
+
+
+@pytest.mark.django_db
+def test_the_machine_cache_holds_at_most_its_bytes_and_evicts_the_oldest(monkeypatch):
+    from machines import compiled as module
+    from rules.cache import BoundedCache
+
+    machines = _guarded_versions(6, "len([" + ", ".join(["ctx.a"] * 60) + "]) > 0")
+    sizes = [module.footprint(compiled_machine(m)) for m in machines]
+    limit = sum(sizes[:3]) + 1  # room for three of them
+    monkeypatch.setattr(module, "_CACHE", BoundedCache(limit=limit))
+    for machine in machines:
+        compiled_machine(machine)
+    assert module._CACHE.bytes <= limit
+    assert len(module._CACHE) == 3
+    assert (machines[-1].pk, machines[-1].revision, machines[-1].created_at) in module._CACHE
+    assert (machines[0].pk, machines[0].revision, machines[0].created_at) not in module._CACHE
+
+
+def test_a_machines_footprint_counts_its_expressions():
+    plain = _compiled("audit")
+    doc = example_seed("audit")
+    for transition in doc["smTransitions"]:
+        if transition.get("eventValue"):
+            transition["guardCondition"] = "len([" + ", ".join(["ctx.a"] * 100) + "]) > 0"
+    guarded = compile_definition(parse_seed(doc)[1])
+    from machines.compiled import footprint
+
+    assert footprint(guarded) > footprint(plain) + 100 * 480
+
+
+@pytest.mark.django_db
+def test_a_machine_with_more_expression_text_than_its_limit_is_refused_whole():
+    from config.exceptions import ValidationError
+    from machines.interchange import MAX_EXPRESSION_TEXT
+    from machines.models import Machine
+
+    doc = example_seed("audit")
+    doc["smInfo"]["flowCode"] = "big"
+    guard = "ctx.a > 0 or " * 150 + "ctx.b"  # about 2,000 characters
+    doc["smTransitions"] = [
+        {**doc["smTransitions"][0], "eventValue": f"E{n}", "guardCondition": guard}
+        for n in range(MAX_EXPRESSION_TEXT // len(guard) + 1)
+    ]
+    with pytest.raises(ValidationError, match="expressions hold"):
+        services.machine_create(data=doc, create_flow=True)
+    assert not Machine.objects.filter(flow__code="big").exists()

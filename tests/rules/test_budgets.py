@@ -67,6 +67,17 @@ def test_an_inner_budget_joins_the_open_one_instead_of_starting_afresh():
     assert current_budget() is None
 
 
+def test_a_fresh_budget_starts_afresh_inside_a_spent_one_and_gives_it_back_after():
+    with request_budget() as outer:
+        _until_refused(HEAVY, 100)
+        with request_budget(fresh=True) as inner:
+            assert inner is not outer and current_budget() is inner
+            HEAVY.evaluate(Scope())  # not refused: its own allowance
+        assert current_budget() is outer
+        assert failure("1 + 1", Scope()).details["reason"] == "request_budget"
+    assert inner.iterated == 9000
+
+
 @pytest.mark.parametrize(
     ("budget", "limit"),
     [
