@@ -3,6 +3,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, User
+from django.utils.translation import gettext_lazy as _
 
 from clients.models import ApiClient, FlowGrant
 
@@ -19,7 +20,7 @@ class FlowGrantInline(admin.TabularInline):
     model = FlowGrant
     extra = 1
     fields = ("flow",)
-    verbose_name_plural = "flows granted (no flow: every flow)"
+    verbose_name_plural = _("flows granted (no flow: every flow)")
 
 
 class GrantingGroupAdmin(GroupAdmin):

@@ -4,9 +4,10 @@ import threading
 import time
 
 from axes.backends import AxesStandaloneBackend
-from axes.helpers import get_cool_off, get_lockout_message
+from axes.helpers import get_cool_off
 from django.conf import settings
 from django.http import HttpResponse
+from django.utils.translation import gettext
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
@@ -73,12 +74,15 @@ class LoginLockoutBackend(AxesStandaloneBackend):
 
 def login_lockout_response(request, original_response=None, credentials=None) -> HttpResponse:
     """axes' lockout answer (429) with Retry-After: the cool-off, which this attempt restarted."""
-    response = HttpResponse(
-        get_lockout_message(),
-        status=settings.AXES_HTTP_RESPONSE_CODE,
-        content_type="text/plain; charset=utf-8",
-    )
     cool_off = get_cool_off(request)
-    if cool_off:
-        response["Retry-After"] = str(int(cool_off.total_seconds()))
+    seconds = int(cool_off.total_seconds()) if cool_off else 0
+    message = gettext(
+        "Too many failed logins with this username from your address. Try again in "
+        "%(minutes)d minutes."
+    ) % {"minutes": max(1, (seconds + 59) // 60)}
+    response = HttpResponse(
+        message, status=settings.AXES_HTTP_RESPONSE_CODE, content_type="text/plain; charset=utf-8"
+    )
+    if seconds:
+        response["Retry-After"] = str(seconds)
     return response

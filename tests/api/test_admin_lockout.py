@@ -36,7 +36,7 @@ def test_the_failure_limit_locks_the_username_out_with_429_and_retry_after(boss,
     locked = _login("wrong")
     assert locked.status_code == 429
     assert int(locked["Retry-After"]) == settings.AXES_COOLOFF_TIME.total_seconds() == 900
-    assert b"too many login attempts" in locked.content
+    assert b"Too many failed logins" in locked.content and b"15 minutes" in locked.content
 
 
 def test_the_right_password_is_refused_while_locked_out(boss):

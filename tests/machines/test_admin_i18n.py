@@ -7,6 +7,8 @@ import gettext
 import re
 from pathlib import Path
 
+import pytest
+
 LOCALE = Path(__file__).resolve().parents[2] / "locale" / "zh_Hans" / "LC_MESSAGES"
 _STRING = re.compile(r'"((?:[^"\\]|\\.)*)"')
 
@@ -52,3 +54,18 @@ def test_the_committed_mo_file_matches_the_po_file():
 
     for msgid, strings in po_entries(LOCALE / "django.po").items():
         assert catalog.gettext(msgid) == strings[0], msgid
+
+
+@pytest.mark.django_db
+def test_the_login_lockout_speaks_chinese_to_a_chinese_browser(client):
+    from django.contrib.auth.models import User
+
+    User.objects.create_user("wang", password="right", is_staff=True)
+    for _ in range(11):
+        locked = client.post(
+            "/admin/login/",
+            {"username": "wang", "password": "wrong"},
+            HTTP_ACCEPT_LANGUAGE="zh-hans",
+        )
+    assert locked.status_code == 429
+    assert "分钟后重试" in locked.content.decode()
