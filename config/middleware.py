@@ -1,6 +1,7 @@
 """Checks every API request's path and query string before any view sees them."""
 
 from config.exceptions import error_response, is_api
+from machines.interchange import storable_text
 
 # Characters: no query parameter of the API is longer (the longest string it takes is a URL).
 MAX_QUERY_VALUE = 2000
@@ -27,7 +28,7 @@ class ApiInputMiddleware:
 
 
 def _path_problem(path: str) -> dict | None:
-    if _storable(path):
+    if storable_text(path):
         return None
     return {"path": "", "message": "The URL path holds NUL or a lone surrogate character."}
 
@@ -37,22 +38,12 @@ def _query_problem(request) -> dict | None:
         return None
     # Parsing may raise TooManyFieldsSent, which Django answers through handler400.
     for name, values in request.GET.lists():
-        if not _storable(name):
+        if not storable_text(name):
             return {"path": "", "message": "A query parameter name holds NUL or a lone surrogate."}
         for value in values:
-            if not _storable(value):
+            if not storable_text(value):
                 return {"path": name, "message": f"{name} holds NUL or a lone surrogate."}
             if len(value) > MAX_QUERY_VALUE:
                 message = f"{name} is longer than {MAX_QUERY_VALUE} characters."
                 return {"path": name, "message": message}
     return None
-
-
-def _storable(text: str) -> bool:
-    if "\x00" in text:
-        return False
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True

@@ -242,7 +242,7 @@ def json_problem(value, *, max_depth: int) -> str | None:
             stack += [(key, depth) for key in item] + [(v, depth + 1) for v in item.values()]
         elif isinstance(item, list):
             stack += [(v, depth + 1) for v in item]
-        elif isinstance(item, str) and not _storable_text(item):
+        elif isinstance(item, str) and not storable_text(item):
             return gettext("Text may not hold NUL or lone surrogate characters.")
         elif isinstance(item, float) and not math.isfinite(item):
             return gettext("Numbers must be finite.")
@@ -251,7 +251,8 @@ def json_problem(value, *, max_depth: int) -> str | None:
     return None
 
 
-def _storable_text(text: str) -> bool:
+def storable_text(text: str) -> bool:
+    """Whether PostgreSQL can store the text and UTF-8 encode it: no NUL, no lone surrogate."""
     if "\x00" in text:
         return False
     try:
