@@ -208,3 +208,30 @@ class Attempt(models.Model):
 
     def __str__(self):
         return f"{self.at}: {self.status or self.error}"
+
+
+class RefusedSubmission(models.Model):
+    """An event sent through the broker and refused: shown to operators in the admin.
+
+    A REST caller reads its error in the answer; a broker sender gets none, so the refusal
+    is kept here, with what was sent (the token left out, cut to PAYLOAD_CHARS).
+    """
+
+    PAYLOAD_CHARS = 2000
+
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    code = models.CharField(max_length=40)
+    message = models.CharField(max_length=500)
+    # The flow the payload named, when one has that code: staff see their flows' refusals.
+    flow = models.ForeignKey(
+        Flow, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    payload = models.TextField()  # JSON text, ASCII-escaped
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = _("refused broker event")
+        verbose_name_plural = _("refused broker events")
+
+    def __str__(self):
+        return f"{self.code}: {self.message}"

@@ -42,6 +42,17 @@ def event_get(*, event_id, user=None) -> EventRecord:
     return record
 
 
+def event_list(
+    *, flow: str, business_key: str, request_id: str | None = None, user=None
+) -> QuerySet[EventRecord]:
+    """The event records of one instance (flow and business key), newest first."""
+    records = visible(EventRecord.objects.all(), user, flow="instance__flow")
+    records = records.filter(instance__flow__code=flow, instance__business_key=business_key)
+    if request_id is not None:
+        records = records.filter(request_id=request_id)
+    return records.order_by("-id")
+
+
 def subscription_list(*, flow: str | None = None, user=None) -> QuerySet[Subscription]:
     """A client's own subscriptions; a designer sees every subscription of its flows."""
     subscriptions = visible(Subscription.objects.select_related("flow").order_by("id"), user)

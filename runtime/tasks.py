@@ -41,5 +41,6 @@ def submit_event(payload: dict) -> dict:
         record = broker.event_submitted(payload)
     except PlatformError as exc:
         logger.warning("submitted event refused: %s %s", exc.code, exc.message)
+        broker.submission_refused(payload, exc)  # for operators, in the admin
         return {"code": exc.code, "message": exc.message, "details": exc.details}
     return {"eventId": record.pk, "status": record.status}

@@ -25,6 +25,7 @@ urlpatterns = [
         instances.InstanceMigrateApi.as_view(),
         name="instance-migrate",
     ),
+    path("events/", events.EventListApi.as_view(), name="events"),
     path("events/<int:event_id>/", events.EventDetailApi.as_view(), name="event"),
     path("events/<int:event_id>/replay", events.EventReplayApi.as_view(), name="event-replay"),
     path("subscriptions/", subscriptions.SubscriptionListCreateApi.as_view(), name="subscriptions"),

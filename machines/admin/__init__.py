@@ -7,7 +7,12 @@ simulator, lifecycle steps, import and export).
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from machines.admin import flow_admin, instance_admin, machine_admin  # noqa: F401 - registers
+from machines.admin import (  # noqa: F401 - registers
+    flow_admin,
+    instance_admin,
+    machine_admin,
+    refused_admin,
+)
 
 admin.site.site_header = _("Statecenter designer")
 admin.site.site_title = _("Statecenter")

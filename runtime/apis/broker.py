@@ -5,14 +5,18 @@ async REST event's, with the same bounds; `token` is the client's API token, and
 flows and roles decide exactly as they do on REST.
 """
 
+import json
+
 from rest_framework import serializers
 
 from clients.exceptions import NotAuthenticated
 from clients.selectors import TOKEN_LENGTH, token_user
 from config.exceptions import ValidationError, flatten_errors
+from machines.interchange import storable_text
+from machines.models import Flow
 from runtime import async_events
 from runtime.apis.common import MAX_KEY, ContextField, RoleField
-from runtime.models import EventRecord
+from runtime.models import EventRecord, RefusedSubmission
 
 
 class SubmittedEvent(serializers.Serializer):
@@ -46,4 +50,20 @@ def event_submitted(payload) -> EventRecord:
         role=data["role"],
         context=data["context"],
         request_id=data["requestId"],
+    )
+
+
+def submission_refused(payload, error) -> RefusedSubmission:
+    """Keep a refused payload for operators: the error, the flow it named, what was sent."""
+    shown = dict(payload) if isinstance(payload, dict) else {"payload": payload}
+    shown.pop("token", None)  # a secret, and not the operators' business
+    try:
+        text = json.dumps(shown, default=repr)[: RefusedSubmission.PAYLOAD_CHARS]
+    except (RecursionError, ValueError):
+        text = '"(a payload JSON cannot write back)"'
+    named, flow = shown.get("flow"), None
+    if isinstance(named, str) and len(named) <= 100 and storable_text(named):
+        flow = Flow.objects.filter(code=named).first()
+    return RefusedSubmission.objects.create(
+        code=error.code, message=error.message[:500], flow=flow, payload=text
     )

@@ -10,6 +10,7 @@ from machines.selectors import flow_get, machine_get
 from runtime import async_events, selectors, services
 from runtime.apis.common import (
     ACCEPTED,
+    MAX_KEY,
     OUTCOME,
     ContextField,
     RoleField,
@@ -19,29 +20,68 @@ from runtime.apis.common import (
 from runtime.apply import event_outcome
 from runtime.simulation import outcome
 
+EVENT_RECORD_FIELDS = {
+    "id": serializers.IntegerField(),
+    "instanceId": serializers.IntegerField(),
+    "event": serializers.CharField(),
+    "requestId": serializers.CharField(allow_null=True),
+    "status": serializers.CharField(),
+    "attempts": serializers.IntegerField(required=False),
+    "result": serializers.JSONField(required=False),
+    "error": serializers.JSONField(required=False),
+}
+MAX_LISTED = 100
+
+
+def _record_body(record) -> dict:
+    body = {
+        "id": record.pk,
+        "instanceId": record.instance_id,
+        "event": record.event,
+        "requestId": record.request_id,
+        "status": record.status,
+    }
+    if record.is_async:
+        body["attempts"] = record.attempts
+    if record.result is not None:
+        body["result"] = event_outcome(record)
+    if record.error is not None:
+        body["error"] = record.error
+    return body
+
 
 class EventDetailApi(APIView):
-    @extend_schema(
-        responses=inline_serializer(
-            "EventRecord",
-            {
-                "id": serializers.IntegerField(),
-                "status": serializers.CharField(),
-                "result": serializers.JSONField(required=False),
-                "error": serializers.JSONField(required=False),
-            },
-        )
-    )
+    @extend_schema(responses=inline_serializer("EventRecord", EVENT_RECORD_FIELDS))
     def get(self, request, event_id):
         record = selectors.event_get(event_id=event_id, user=request.user)
-        body = {"id": record.pk, "status": record.status}
-        if record.is_async:
-            body["attempts"] = record.attempts
-        if record.result is not None:
-            body["result"] = event_outcome(record)
-        if record.error is not None:
-            body["error"] = record.error
-        return Response(body)
+        return Response(_record_body(record))
+
+
+class EventListApi(APIView):
+    """Event records found by what their sender knows, newest first (at most 100).
+
+    An event sent through the broker has no id its sender saw: the instance (flow and
+    business key) and, optionally, the requestId it was sent with find it.
+    """
+
+    class FilterSerializer(serializers.Serializer):
+        flow = serializers.SlugField(max_length=100)
+        businessKey = serializers.CharField(max_length=MAX_KEY)
+        requestId = serializers.CharField(required=False, max_length=MAX_KEY)
+
+    @extend_schema(
+        parameters=[FilterSerializer],
+        responses=inline_serializer("EventRecord", EVENT_RECORD_FIELDS, many=True),
+    )
+    def get(self, request):
+        filters = valid(self.FilterSerializer, request.query_params)
+        records = selectors.event_list(
+            flow=filters["flow"],
+            business_key=filters["businessKey"],
+            request_id=filters.get("requestId"),
+            user=request.user,
+        )
+        return Response([_record_body(record) for record in records[:MAX_LISTED]])
 
 
 class FlowFireApi(APIView):

@@ -132,6 +132,8 @@ def test_lists_never_show_another_flows_objects(world):
     assert [i["businessKey"] for i in instances] == ["ours-1"]
     assert client.get(f"/api/v1/instances/?flow={THEIRS}&businessKey=their-1").json() == []
     assert client.get("/api/v1/subscriptions/").json() == []
+    their_events = f"/api/v1/events/?flow={THEIRS}&businessKey=their-1"
+    assert client.get(their_events).json() == []
 
 
 def test_creating_an_instance_or_a_subscription_in_another_flow_is_not_found(world):
@@ -241,3 +243,18 @@ def test_create_api_client_grants_flows_all_flows_or_none(world, capsys):
     with pytest.raises(CommandError, match="Unknown flow code"):
         call_command("create_api_client", "typo", "--flows", "no-such-flow")
     assert not FlowGrant.objects.filter(user__username="typo").exists()
+
+
+def test_a_sender_finds_its_events_by_flow_business_key_and_request_id(world):
+    client = client_with_token("their-sender", roles="1", flows=[THEIRS])
+    instance = world["ids"]["instance_id"]
+    client.post(f"/api/v1/instances/{instance}/events/", {"event": "E11", "requestId": "r-7"})
+    found = client.get(f"/api/v1/events/?flow={THEIRS}&businessKey=their-1&requestId=r-7")
+    every = client.get(f"/api/v1/events/?flow={THEIRS}&businessKey=their-1")
+    assert found.status_code == 200
+    assert [(e["event"], e["requestId"], e["status"]) for e in found.json()] == [
+        ("E11", "r-7", "done")
+    ]
+    assert [e["event"] for e in every.json()] == ["E11", "E11", "E1"]  # newest first
+    unnamed = client.get("/api/v1/events/?requestId=r-7")
+    assert (unnamed.status_code, unnamed.json()["code"]) == (400, "VALIDATION_ERROR")

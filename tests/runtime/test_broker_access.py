@@ -85,3 +85,37 @@ def test_a_payload_out_of_the_rest_bounds_is_refused_and_nothing_is_stored(insta
 def test_a_payload_that_is_no_object_is_refused():
     with pytest.raises(ValidationError):
         event_submitted(["E1"])
+
+
+def test_a_refused_submission_is_kept_for_operators_without_its_token(instance):
+    from runtime.models import RefusedSubmission
+    from runtime.tasks import submit_event
+
+    _, token = api_client_create(name="orders", roles="1", flows=["design-example"])
+    answer = submit_event(_payload(token, businessKey="no-such-order"))
+    submit_event(_payload(None, flow="no-such-flow"))
+    submit_event("not an object")
+
+    assert answer["code"] == "NOT_FOUND"
+    refused = list(RefusedSubmission.objects.order_by("id"))
+    assert [r.code for r in refused] == ["NOT_FOUND", "NOT_AUTHENTICATED", "VALIDATION_ERROR"]
+    assert refused[0].flow.code == "design-example" and refused[1].flow is None
+    assert "no-such-order" in refused[0].payload
+    assert token not in refused[0].payload and "token" not in refused[0].payload
+    assert not EventRecord.objects.exists()
+
+
+def test_operators_see_refused_submissions_of_their_flows_in_the_admin(instance, client):
+    from django.urls import reverse
+
+    from machines.models import Flow
+    from runtime.tasks import submit_event
+    from tests.machines.admin_helpers import staff_user
+
+    submit_event(_payload(None))  # names design-example
+    submit_event(_payload(None, flow="audit"))
+    user = staff_user("omar", "view_refusedsubmission", flows=[Flow.objects.get(code="audit")])
+    client.force_login(user)
+    page = client.get(reverse("admin:runtime_refusedsubmission_changelist"))
+    assert page.status_code == 200
+    assert [r.flow.code for r in page.context["cl"].result_list] == ["audit"]
