@@ -4,6 +4,7 @@ import json
 
 import pytest
 from celery.signals import task_postrun, task_prerun
+from django.db import connection
 from django.test import RequestFactory
 
 from config.celery import app  # noqa: F401 - connects the task budget signals
@@ -115,8 +116,8 @@ WEIRD = {
     "HUGE_INT": "ctx.n + ctx.n",  # 4,301 digits: Python refuses to print it
     "SURROGATE": "ctx.s",
     "NUL": "'a\\x00b'",
-    "LIST": "[ctx.n, ctx.s, float('nan')] * 100",
-    "OBJECT": "{'n': ctx.n, 's': ctx.s}",
+    "LIST": "[ctx.n, ctx.get('s'), float('nan')] * 100",
+    "OBJECT": "{'n': ctx.n, 's': ctx.get('s')}",
 }
 
 
@@ -142,8 +143,10 @@ def _strict(content: bytes):
 def test_explain_answers_valid_json_whatever_the_expressions_and_context_yield(business):
     _weird_machine()
     # NaN cannot be stored at all; these two can, by services (the API refuses them now) or
-    # from before the API's bounds.
-    context = {"n": int("9" * 4300), "s": "lone \ud800 surrogate"}
+    # from before the API's bounds; PostgreSQL's jsonb refuses the lone surrogate too.
+    context = {"n": int("9" * 4300)}
+    if connection.vendor == "sqlite":
+        context["s"] = "lone \ud800 surrogate"
     instance = runtime_services.instance_create(
         flow_code="weird", business_key="k", context=context
     )
@@ -156,7 +159,8 @@ def test_explain_answers_valid_json_whatever_the_expressions_and_context_yield(b
     assert verdicts["INF"]["showCondition"]["value"] == "Infinity"
     assert verdicts["MINUS_INF"]["showCondition"]["value"] == "-Infinity"
     assert verdicts["HUGE_INT"]["showCondition"]["value"] == "<integer of 4,301 digits>"
-    assert verdicts["SURROGATE"]["showCondition"]["names"]["ctx.s"] == "lone \\ud800 surrogate"
+    if "s" in context:
+        assert verdicts["SURROGATE"]["showCondition"]["names"]["ctx.s"] == "lone \\ud800 surrogate"
     assert verdicts["NUL"]["showCondition"]["value"] == "a\\x00b"
     assert verdicts["GUARD"]["guardCondition"]["names"]["ctx.n"] == "<integer of 4,300 digits>"
     assert len(verdicts["LIST"]["showCondition"]["value"]) <= 1000
