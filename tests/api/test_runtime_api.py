@@ -226,7 +226,14 @@ def test_an_event_record_can_be_read_back(business, examples):
     instance = _new(business)
     outcome = _fire(business, instance["id"], "E1").json()
     record = business.get(f"/api/v1/events/{outcome['eventId']}/").json()
-    assert record == {"id": outcome["eventId"], "status": "done", "result": outcome}
+    assert record == {
+        "id": outcome["eventId"],
+        "instanceId": instance["id"],
+        "event": "E1",
+        "requestId": None,
+        "status": "done",
+        "result": outcome,
+    }
 
 
 def test_the_runtime_api_needs_a_token(anonymous, examples):
@@ -302,7 +309,14 @@ def test_an_async_event_is_accepted_and_stored_for_a_worker(business, examples):
     body = response.json()
     assert body["status"] == "accepted"
     record = business.get(f"/api/v1/events/{body['eventId']}/").json()
-    assert record == {"id": body["eventId"], "status": "accepted", "attempts": 0}
+    assert record == {
+        "id": body["eventId"],
+        "instanceId": instance["id"],
+        "event": "E1",
+        "requestId": "a-1",
+        "status": "accepted",
+        "attempts": 0,
+    }
     busy = _fire(business, instance["id"], "E1")  # a sync event waits for the async ones
     assert (busy.status_code, busy.json()["code"]) == (409, "INSTANCE_BUSY")
     again = _fire(business, instance["id"], "E1", requestId="a-1", **{"async": True})
