@@ -21,6 +21,14 @@ def decide_and_act(instance: Instance, record: EventRecord, now) -> tuple:
     Returns (compiled machine, decision, merged context); shared by the ORM path below and
     the PostgreSQL fast path (runtime/fastpath.py), which differ only in how they write.
     """
+    compiled, decision, merged = decide(instance, record)
+    actions = run_actions(instance, decision, merged, record.request_id)
+    record_done(record, instance, decision, actions, now)
+    return compiled, decision, merged
+
+
+def decide(instance: Instance, record: EventRecord) -> tuple:
+    """The expectations and the engine, no action called: (compiled, decision, merged context)."""
     check_expectations(instance, record)
     compiled = compiled_machine(instance.machine)
     merged = {**instance.context, **record.context}
@@ -33,12 +41,19 @@ def decide_and_act(instance: Instance, record: EventRecord, now) -> tuple:
         event_counts=instance.event_counts,
         instance=instance_names(instance),
     )
-    actions = run_actions(instance, decision, merged, record.request_id)
+    return compiled, decision, merged
+
+
+def has_actions(decision) -> bool:
+    """Whether a hop of the path calls an action (an HTTP call no rollback can undo)."""
+    return any(hop.transition.action for hop in decision.hops)
+
+
+def record_done(record, instance, decision, actions: list, now) -> None:
     record.status = EventRecord.Status.DONE
     record.result = {"instanceId": instance.pk, **outcome(decision, actions)}
     record.error = None
     record.finished_at = now
-    return compiled, decision, merged
 
 
 def apply_event(instance: Instance, record: EventRecord) -> dict:

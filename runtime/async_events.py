@@ -1,24 +1,29 @@
 """Async events: the two-transaction design of DESIGN.md section 6.
 
-Transaction 1 (`event_accept`) stores the event record as `accepted` and enqueues its
-instance on commit. A worker (`instance_events_process`) then applies the instance's pending
-events oldest first: it claims one (status `processing`, attempts + 1, a lease until
-`next_attempt_at`), applies it in transaction 2 with the instance row locked, and marks it
-`done` in that same transaction, so a redelivered or duplicated task finds nothing to do.
-A failing action is retried with backoff (scheduled in the database) until the attempts run
-out; then the event is `failed`, the instance unchanged, and `event_replay` can retry it.
-A worker killed mid-event leaves a lease that expires; the sweeper re-enqueues the instance,
-and the attempts counted in the database bound an event that kills its worker every time.
+Transaction 1 (`event_accept`) stores the event record as `accepted` (on PostgreSQL in one
+statement, runtime/accept.py) and, once it commits, wakes the workers; wake-ups are shared
+(runtime/queue.py): the database is the queue of record. Workers apply ready events in
+batches (runtime/batches.py): oldest first, each instance's in acceptance order, leased in the
+database, retried with backoff until the attempts run out; then the event is `failed`, the
+instance unchanged, and `event_replay` can retry it. A worker killed mid-event leaves a lease
+that expires; the sweeper wakes the workers again.
+
+This module keeps the ORM path, one instance at a time (`instance_events_process`): SQLite's,
+and the locked step every path takes for an event whose transitions call actions: claim it
+(status `processing`, attempts + 1, a lease until `next_attempt_at`), then apply it in
+transaction 2 with the instance row locked and mark it `done` in that same transaction, so a
+redelivered or duplicated task finds nothing to do.
 """
 
 import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, InterfaceError, OperationalError, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
+from django.db.models import Min, Q
 from django.utils import timezone
 
-from clients.access import may_act_as, visible
+from clients.access import grant_user_id, may_act_as, visible
 from config.exceptions import (
     InstanceBusy,
     NotFound,
@@ -26,11 +31,12 @@ from config.exceptions import (
     ServiceUnavailable,
 )
 from rules import RuleError, request_budget
+from runtime.accept import accept_statement
 from runtime.apply import apply_event
-from runtime.exceptions import ActionFailed, RoleForbidden, StateConflict
+from runtime.exceptions import ActionFailed, IdempotencyMismatch, RoleForbidden, StateConflict
 from runtime.models import Attempt, EventRecord, Instance
 from runtime.outbox import result_notify, retry_delay
-from runtime.queue import enqueue_instance
+from runtime.queue import wake_workers
 from runtime.services import (
     PENDING,
     event_body,
@@ -61,19 +67,10 @@ def event_accept(
 
     The instance must be of a flow `user` may see, checked by the query that finds it.
     """
-    if callback_url:
-        callback_url_check(callback_url, path="callbackUrl")
-    record = EventRecord(
-        event=event,
-        role=role,
-        context=context or {},
-        request_id=request_id,
-        expected_state=expected_state,
-        callback_url=callback_url,
-        entry_revision=entry_revision,
-        is_async=True,
-    )
-    record.fingerprint = fingerprint(event_body(record)) if request_id is not None else ""
+    record = _new_record(event, role, context, request_id, expected_state, callback_url)
+    record.entry_revision = entry_revision
+    if connection.vendor == "postgresql":
+        return _accept_in_one_statement(record, user, instance_id=instance_id)
     instance = visible(Instance.objects.filter(pk=instance_id), user).only("pk").first()
     if instance is None:
         raise NotFound(f"No instance with id {instance_id}.", {"instanceId": instance_id})
@@ -85,23 +82,105 @@ def event_accept(
     try:
         with transaction.atomic():
             record.save()
-            enqueue_instance(instance_id)
+            wake_workers()
     except IntegrityError:  # the same requestId, stored by a concurrent request
         return event_by_request_id(instance, request_id, record.fingerprint)
     return record
 
 
-def instance_events_process(*, instance_id: int) -> None:
-    """Apply the instance's pending async events in acceptance order, as far as they go."""
+def _new_record(event, role, context, request_id, expected_state, callback_url) -> EventRecord:
+    if callback_url:
+        callback_url_check(callback_url, path="callbackUrl")
+    record = EventRecord(
+        event=event,
+        role=role,
+        context=context or {},
+        request_id=request_id,
+        expected_state=expected_state,
+        callback_url=callback_url,
+        is_async=True,
+    )
+    record.fingerprint = fingerprint(event_body(record)) if request_id is not None else ""
+    return record
+
+
+def _accept_in_one_statement(record: EventRecord, user, **instance) -> EventRecord:
+    """PostgreSQL: find, check access, replay or insert in one statement (runtime/accept.py)."""
+    answer = accept_statement(record, user_id=grant_user_id(user), **instance)
+    if answer.instance_id is None:
+        if "instance_id" in instance:
+            raise NotFound(
+                f"No instance with id {instance['instance_id']}.",
+                {"instanceId": instance["instance_id"]},
+            )
+        raise NotFound(
+            f"No instance {instance['business_key']!r} in flow {instance['flow']!r}.",
+            {"flow": instance["flow"], "businessKey": instance["business_key"]},
+        )
+    record.instance_id = answer.instance_id
+    if answer.record_id is not None:
+        record.pk = answer.record_id
+        wake_workers()
+        return record
+    if answer.replay_id is not None:
+        stored = EventRecord(pk=answer.replay_id, request_id=record.request_id,
+                             fingerprint=answer.replay_fingerprint, status=answer.replay_status,
+                             instance_id=answer.instance_id)  # fmt: skip
+        if stored.fingerprint != record.fingerprint:
+            raise IdempotencyMismatch(
+                f"requestId {record.request_id!r} was used with a different body.",
+                {"requestId": record.request_id, "eventId": stored.pk},
+            )
+        return stored
+    # Stored by a request that committed while this statement ran: read it with a new snapshot.
+    return event_by_request_id(Instance(pk=answer.instance_id), record.request_id,
+                               record.fingerprint)  # fmt: skip
+
+
+def instance_events_process(*, instance_id: int) -> int:
+    """Apply the instance's pending async events in acceptance order, as far as they go;
+    how many it took."""
+    taken = 0
     while (record := _claim(instance_id)) is not None:
-        if not _apply(record) or not _has_pending(instance_id):
-            return
+        taken += 1
+        if not event_apply_locked(record) or not _has_pending(instance_id):
+            break
+    return taken
+
+
+def ready_events_process(*, limit: int = 100) -> int:
+    """The ORM path of a wake-up: every instance whose oldest pending event is due, one at a
+    time, until a pass applies nothing; how many events it took."""
+    taken = 0
+    while True:
+        now = timezone.now()
+        heads = (
+            EventRecord.objects.filter(status__in=PENDING)
+            .values("instance_id")
+            .annotate(head=Min("id"))
+            .values("head")
+        )
+        ready = (
+            EventRecord.objects.filter(pk__in=heads)
+            .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+            .order_by("id")
+            .values_list("instance_id", flat=True)
+        )
+        passed = 0
+        for instance_id in list(ready[:limit]):
+            try:
+                passed += instance_events_process(instance_id=instance_id)
+            except NotFound:  # deleted since
+                continue
+        if not passed:
+            return taken
+        taken += passed
 
 
 def _has_pending(instance_id: int) -> bool:
     """Whether to claim again, asked without the lock (one light query instead of a claim).
 
-    Missing an event accepted this very moment loses nothing: its accept enqueues the instance
+    Missing an event accepted this very moment loses nothing: its accept wakes the workers
     again once it commits.
     """
     return EventRecord.objects.filter(instance_id=instance_id, status__in=PENDING).exists()
@@ -123,11 +202,11 @@ def _claim(instance_id: int) -> EventRecord | None:
             return None
         now = timezone.now()
         if record.next_attempt_at and record.next_attempt_at > now:
-            enqueue_instance(instance_id, at=record.next_attempt_at)  # head of the line waits
+            wake_workers(at=record.next_attempt_at)  # head of the line waits
             return None
         if record.attempts >= settings.ASYNC_MAX_ATTEMPTS:  # its workers died every time
-            _fail(record, "ATTEMPTS_EXHAUSTED", "The event's workers stopped every time.")
-            enqueue_instance(instance_id)  # the events behind it go on
+            event_fail(record, "ATTEMPTS_EXHAUSTED", "The event's workers stopped every time.")
+            wake_workers()  # the events behind it go on
             return None
         record.status = EventRecord.Status.PROCESSING
         record.attempts += 1
@@ -136,8 +215,9 @@ def _claim(instance_id: int) -> EventRecord | None:
         return record
 
 
-def _apply(record: EventRecord) -> bool:
-    """Transaction 2; True when the instance may go on to its next event.
+def event_apply_locked(record: EventRecord) -> bool:
+    """Transaction 2 of a claimed event, its instance locked; True when the instance may go on
+    to its next event.
 
     Each event spends its own expression budget: a hostile event queued before honest ones
     fails alone instead of using up theirs.
@@ -145,8 +225,10 @@ def _apply(record: EventRecord) -> bool:
     try:
         with request_budget(fresh=True), transaction.atomic():
             instance = lock_instance(record.instance_id)
-            current = EventRecord.objects.filter(pk=record.pk).values_list("status", "attempts")[0]
-            if current != (EventRecord.Status.PROCESSING, record.attempts):
+            lease = EventRecord.objects.filter(pk=record.pk).values_list(
+                "status", "next_attempt_at"
+            )[0]
+            if lease != (EventRecord.Status.PROCESSING, record.next_attempt_at):
                 return True  # another worker took it over after our lease ran out
             apply_event(instance, record)
             Attempt.objects.create(event_record=record)
@@ -157,7 +239,7 @@ def _apply(record: EventRecord) -> bool:
     except (PlatformError, RuleError) as exc:
         with transaction.atomic():
             Attempt.objects.create(event_record=record, error=exc.message)
-            _fail(record, error=error_body(exc))
+            event_fail(record, error=error_body(exc))
     return True
 
 
@@ -167,18 +249,18 @@ def _retry_or_fail(record: EventRecord, exc: PlatformError) -> bool:
             event_record=record, status=exc.details.get("status"), error=exc.message
         )
         if record.attempts >= settings.ASYNC_MAX_ATTEMPTS:
-            _fail(record, error=error_body(exc))
+            event_fail(record, error=error_body(exc))
             return True
         due = timezone.now() + timedelta(seconds=retry_delay(record.attempts))
         EventRecord.objects.filter(pk=record.pk).update(
             status=EventRecord.Status.ACCEPTED, next_attempt_at=due, error=error_body(exc)
         )
-        enqueue_instance(record.instance_id, at=due)
+        wake_workers(at=due)
     logger.info("event %s will be retried: %s", record.pk, exc.message)
     return False
 
 
-def _fail(record: EventRecord, code: str = "", message: str = "", *, error=None) -> None:
+def event_fail(record: EventRecord, code: str = "", message: str = "", *, error=None) -> None:
     """Mark the event failed (inside the caller's transaction) and tell its callbackUrl."""
     record.status = EventRecord.Status.FAILED
     record.error = error or {"code": code, "message": message, "details": {}}
@@ -202,7 +284,7 @@ def event_replay(*, record: EventRecord) -> EventRecord:
     record.next_attempt_at = None
     record.finished_at = None
     record.save(update_fields=["status", "attempts", "next_attempt_at", "finished_at"])
-    enqueue_instance(record.instance_id)
+    wake_workers()
     return record
 
 
@@ -220,6 +302,9 @@ def event_submit(
     REST: of a flow it may see, as one of its roles (idempotent on requestId)."""
     if not may_act_as(user, role):
         raise RoleForbidden(f"This client may not act as role {role}.", {"role": role})
+    if connection.vendor == "postgresql":
+        record = _new_record(event, role, context, request_id, None, None)
+        return _accept_in_one_statement(record, user, flow=flow_code, business_key=business_key)
     instances = visible(Instance.objects.all(), user)
     instance = instances.filter(flow__code=flow_code, business_key=business_key).first()
     if instance is None:

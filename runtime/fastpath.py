@@ -209,6 +209,12 @@ def apply_event(instance: InstanceRow, record: SyncEvent) -> dict:
     return event_outcome(record)
 
 
+def execute(sql: str, params: dict) -> tuple | None:
+    """_execute outside a transaction too: autocommit, where Django may not be connected yet."""
+    connections[DEFAULT_DB_ALIAS].ensure_connection()
+    return _execute(sql, params)
+
+
 def _execute(sql: str, params: dict) -> tuple | None:
     """Run a prepared statement in Django's transaction and return its one row.
 

@@ -1,10 +1,19 @@
 """Handing work to the Celery workers, after the transaction that created it commits.
 
 A lost message loses nothing: the work is already in the database and the sweeper
-(runtime/sweep.py) enqueues anything due that nobody picked up.
+(runtime/sweep.py) wakes the workers for anything due that nobody picked up.
+
+Async events share their wake-ups: the database is the queue of record, and a
+`runtime.process_ready` message only says "there is work"; the worker that takes it applies
+every ready event it finds, in batches. So a process sends at most one such message per
+WAKE_INTERVAL, from a thread of its own: the request that accepted an event never waits for
+the broker, and a burst of accepts costs one broker round trip, not one each.
 """
 
 import logging
+import os
+import threading
+import time
 
 from django.db import transaction
 
@@ -13,17 +22,69 @@ from config.celery import app
 logger = logging.getLogger(__name__)
 
 PROCESS_INSTANCE = "runtime.process_instance"
+PROCESS_READY = "runtime.process_ready"
 SEND_DELIVERIES = "runtime.send_deliveries"
+WAKE_INTERVAL = 0.02  # seconds: the most an accepted event waits for its wake-up to leave
+
+
+def wake_workers(*, at=None) -> None:
+    """Once the current transaction commits, have a worker apply the ready async events.
+
+    Without `at` the wake-up is shared with the others of this process (see WakeUps);
+    with `at` (a retry's due time) it is its own message, delivered then.
+    """
+    if at is None:
+        transaction.on_commit(_wake_ups.ring)
+    else:
+        transaction.on_commit(lambda: _send(PROCESS_READY, [], at))
 
 
 def enqueue_instance(instance_id: int, *, at=None) -> None:
-    """Ask a worker to apply the instance's pending async events (at `at`, or now)."""
+    """Ask a worker to apply one instance's pending async events (at `at`, or now)."""
     transaction.on_commit(lambda: _send(PROCESS_INSTANCE, [instance_id], at))
 
 
 def enqueue_stream(stream: str, *, at=None) -> None:
     """Ask a worker to send a delivery stream's pending callbacks (at `at`, or now)."""
     transaction.on_commit(lambda: _send(SEND_DELIVERIES, [stream], at))
+
+
+class WakeUps:
+    """One sender thread per process: a ring sets a flag; the thread clears it, sends one
+    message and sleeps WAKE_INTERVAL. The flag is cleared before the message goes, so every
+    event committed before a ring is covered by a message sent after its commit.
+    """
+
+    def __init__(self):
+        self._pid = None
+        self._lock = threading.Lock()
+        self._rung = threading.Event()
+
+    def ring(self) -> None:
+        if self._pid != os.getpid():  # first use, or a forked child (threads do not fork)
+            self._start()
+        self._rung.set()
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._pid == os.getpid():
+                return
+            self._rung = threading.Event()
+            thread = threading.Thread(target=self._run, args=(self._rung,), daemon=True)
+            thread.name = "statecenter-wake-ups"
+            thread.start()
+            self._pid = os.getpid()
+
+    @staticmethod
+    def _run(rung: threading.Event) -> None:
+        while True:
+            rung.wait()
+            rung.clear()
+            _send(PROCESS_READY, [], None)
+            time.sleep(WAKE_INTERVAL)
+
+
+_wake_ups = WakeUps()
 
 
 def _send(task: str, args: list, at) -> None:

@@ -1,7 +1,7 @@
 """The sweeper, run every few seconds by Celery beat: nothing due stays waiting.
 
-It fires due timers, and re-enqueues async events and deliveries that are due but that no
-message will wake: the broker was down when they were stored, their worker died holding a
+It fires due timers, and wakes the workers for async events and deliveries that are due but
+that no message will wake: the broker was down when they were stored, their worker died holding a
 lease, or their retry message was lost. Processing is idempotent, so waking twice is harmless.
 """
 
@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from runtime.async_events import event_accept
 from runtime.models import Delivery, EventRecord, Timer
-from runtime.queue import enqueue_instance, enqueue_stream
+from runtime.queue import enqueue_stream, wake_workers
 from runtime.services import PENDING
 
 STALE_AFTER = timedelta(seconds=5)  # an accepted event nobody claimed within this is woken
@@ -54,12 +54,11 @@ def _wake_events() -> int:
         next_attempt_at__isnull=True,
         created_at__lte=now - STALE_AFTER,
     )
-    instances = set(due.values_list("instance_id", flat=True)[:BATCH])
-    instances |= set(unclaimed.values_list("instance_id", flat=True)[:BATCH])
-    with transaction.atomic():
-        for instance_id in instances:
-            enqueue_instance(instance_id)
-    return len(instances)
+    # One shared wake-up is enough: the worker that takes it claims every ready instance.
+    ready = due.exists() or unclaimed.exists()
+    if ready:
+        wake_workers()
+    return int(ready)
 
 
 def _wake_deliveries() -> int:

@@ -10,7 +10,7 @@ import logging
 from celery import shared_task
 
 from config.exceptions import NotFound, PlatformError
-from runtime import async_events, outbox, sweep
+from runtime import async_events, batches, outbox, sweep
 from runtime.apis import broker
 
 logger = logging.getLogger(__name__)
@@ -22,6 +22,12 @@ def process_instance(instance_id: int) -> None:
         async_events.instance_events_process(instance_id=instance_id)
     except NotFound:  # deleted since: nothing left to do
         logger.info("instance %s is gone; nothing to process", instance_id)
+
+
+@shared_task(name="runtime.process_ready")
+def process_ready() -> int:
+    """A shared wake-up: apply whatever async events are ready, in batches."""
+    return batches.events_process_ready()
 
 
 @shared_task(name="runtime.send_deliveries")

@@ -1,0 +1,346 @@
+"""Applying ready async events in batches (transaction 2 of DESIGN.md 6, on PostgreSQL).
+
+A wake-up (`runtime.process_ready`) says only that there is work. The worker that takes it
+claims the oldest ready instances at once: those whose oldest pending event is due. The claim
+is one short transaction: lock those instance rows (`FOR NO KEY UPDATE SKIP LOCKED`, so
+claimers split the work and an accept's foreign-key check never waits), then, with a fresh
+snapshot taken after the locks, lease every pending event of each: status `processing`,
+`next_attempt_at` the lease's end, which is also the lease's token. Another claimer finds
+these instances' oldest events leased and skips them, so an instance has one worker at a time.
+
+Then each instance's events are applied in acceptance order, each with its own expression
+budget. An event whose path calls no action takes the compare-and-set of DESIGN.md 7: the
+engine decides from the instance as claimed (or as the previous event left it), and one
+prepared statement writes the instance only where its revision is still the one decided on
+and the lease still ours, and then the record (done, attempts + 1), the history hops and the
+attempt row. In autocommit that is the event's one round trip; timers, subscribers or a
+callbackUrl add ORM writes, and then it runs in a transaction with them. An event whose path
+calls an action takes the locked step (async_events._apply): its attempt is counted and
+committed first, since an HTTP call cannot be undone. After that step, a lost race, a retry
+or a failure to write, the instance's other events are released for a later claim, which
+reads the instance afresh.
+
+Attempts are counted per try: before an action, or with the outcome of an event without one.
+A worker killed while deciding an event without actions (bounded by its expression budget)
+leaves it uncounted, so it is tried again after the lease; a worker killed during an action
+has counted it, so an event that kills its worker every time fails after its attempts.
+"""
+
+import logging
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import psycopg
+from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from config.exceptions import PlatformError
+from rules import RuleError, request_budget
+from runtime import async_events, outbox, timers
+from runtime.apply import decide, has_actions, record_done
+from runtime.fastpath import FlowRow, InstanceRow, MachineRow, _dumps, _json, execute
+from runtime.models import Attempt, EventRecord
+from runtime.queue import wake_workers
+from runtime.simulation import error_body
+
+logger = logging.getLogger(__name__)
+PROCESSING = EventRecord.Status.PROCESSING
+
+INSTANCES = 32  # instances per claim: a full claim wakes another worker to share the rest
+RUN = 50  # events of one instance per claim
+TASK_SECONDS = 10.0  # then the task hands the rest to a new wake-up (time limits, fairness)
+
+# The oldest instances whose oldest pending event is due; DISTINCT ON walks event_pending_idx.
+CANDIDATES = """
+SELECT i.id FROM runtime_instance i
+ WHERE i.id IN (
+   SELECT h.instance_id FROM (
+     SELECT DISTINCT ON (e.instance_id) e.instance_id, e.id, e.next_attempt_at
+       FROM runtime_eventrecord e WHERE e.status IN ('accepted', 'processing')
+      ORDER BY e.instance_id, e.id) h
+    WHERE h.next_attempt_at IS NULL OR h.next_attempt_at <= %(now)s
+    ORDER BY h.id LIMIT %(limit)s)
+ FOR NO KEY UPDATE OF i SKIP LOCKED
+"""
+
+# Run after CANDIDATES in the same transaction: its snapshot sees every claim committed
+# before our locks were granted, so the head check holds on current rows.
+CLAIM = """
+WITH pending AS (
+  SELECT e.id, e.instance_id, e.next_attempt_at,
+         row_number() OVER (PARTITION BY e.instance_id ORDER BY e.id) AS n
+    FROM runtime_eventrecord e
+   WHERE e.instance_id = ANY(%(ids)s) AND e.status IN ('accepted', 'processing')
+), run AS (
+  SELECT p.id FROM pending p
+   WHERE p.n <= %(run)s AND EXISTS (
+     SELECT 1 FROM pending h WHERE h.instance_id = p.instance_id AND h.n = 1
+        AND (h.next_attempt_at IS NULL OR h.next_attempt_at <= %(now)s))
+), claimed AS (
+  UPDATE runtime_eventrecord e SET status = 'processing', next_attempt_at = %(lease)s
+    FROM run WHERE e.id = run.id
+  RETURNING e.id, e.instance_id, e.event, e.role, e.context, e.request_id, e.expected_state,
+            e.entry_revision, e.callback_url
+)
+SELECT c.id, c.instance_id, c.event, c.role, c.context, c.request_id, c.expected_state,
+       c.entry_revision, c.callback_url,
+       i.state, i.context, i.event_counts, i.business_key, i.created_at, i.machine_id,
+       i.flow_id, i.revision, m.revision, m.created_at, f.code, f.has_subscribers
+  FROM claimed c
+  JOIN runtime_instance i ON i.id = c.instance_id
+  JOIN machines_machine m ON m.id = i.machine_id
+  JOIN machines_flow f ON f.id = i.flow_id
+ ORDER BY c.id
+"""
+
+# The compare-and-set write of one event: nothing at all unless the instance is still at
+# the revision decided on and the event still leased to us.
+WRITE = """
+WITH upd AS (
+  UPDATE runtime_instance
+     SET state = %(state)s, context = %(new_context)s::jsonb,
+         event_counts = %(event_counts)s::jsonb, revision = %(next_revision)s,
+         updated_at = %(now)s
+   WHERE id = %(id)s AND revision = %(revision)s
+     AND EXISTS (SELECT 1 FROM runtime_eventrecord r WHERE r.id = %(record)s
+                  AND r.status = 'processing' AND r.next_attempt_at = %(lease)s)
+  RETURNING id
+), rec AS (
+  UPDATE runtime_eventrecord
+     SET status = 'done', result = %(result)s::jsonb, error = NULL, finished_at = %(now)s,
+         next_attempt_at = NULL, attempts = attempts + 1
+   WHERE id = %(record)s AND EXISTS (SELECT 1 FROM upd)
+), hops AS (
+  INSERT INTO runtime_historyentry (instance_id, event_record_id, event, from_state, to_state,
+      transition_id, request_id, at)
+  SELECT %(id)s, %(record)s, h.hop->>0, h.hop->>1, h.hop->>2, (h.hop->>3)::bigint,
+      %(request_id)s::varchar, %(now)s
+    FROM upd, jsonb_array_elements(%(hops)s::jsonb) WITH ORDINALITY AS h(hop, n)
+   ORDER BY h.n
+), tried AS (
+  INSERT INTO runtime_attempt (event_record_id, delivery_id, at, status, error)
+  SELECT %(record)s, NULL, %(now)s, NULL, '' FROM upd
+)
+SELECT count(*) FROM upd
+"""
+
+RELEASE = """
+UPDATE runtime_eventrecord SET status = 'accepted', next_attempt_at = NULL
+ WHERE id = ANY(%(ids)s) AND status = 'processing' AND next_attempt_at = %(lease)s
+"""
+
+
+@dataclass(slots=True)
+class Claimed:
+    """A leased event: the EventRecord attributes the engine, outbox and timers read."""
+
+    pk: int
+    instance_id: int
+    event: str
+    role: int | None
+    context: dict
+    request_id: str | None
+    expected_state: str | None
+    entry_revision: int | None
+    callback_url: str | None
+    lease: datetime
+    status: str = EventRecord.Status.PROCESSING
+    result: dict | None = None
+    error: dict | None = None
+    finished_at: datetime | None = None
+    is_async: bool = True
+
+
+def events_process_ready(*, seconds: float = TASK_SECONDS) -> int:
+    """Apply ready async events, batch after batch, until none is ready; how many were taken."""
+    if connection.vendor != "postgresql":  # SQLite: one writer, the ORM path
+        return async_events.ready_events_process()
+    deadline = time.monotonic() + seconds
+    taken = 0
+    while time.monotonic() < deadline:
+        runs = claim()
+        if not runs:
+            return taken
+        if len(runs) == INSTANCES:
+            wake_workers()  # more is ready than one batch: let another worker share it
+        # Events with actions wait for the end of the batch: a slow action then delays
+        # only its own instance's events, never the other instances of the batch.
+        waiting = [left for instance, events in runs if (left := run_apply(instance, events))]
+        for events in waiting:
+            _apply_locked(events[0])
+            _release(events)
+        taken += sum(len(events) for _, events in runs)
+    wake_workers()  # out of time with work left, perhaps: the next wake-up goes on
+    return taken
+
+
+def claim(*, limit: int = INSTANCES) -> list[tuple[InstanceRow, list["Claimed"]]]:
+    """Lease the pending events of up to `limit` ready instances: [(instance, events)]."""
+    now = timezone.now()
+    lease = now + timedelta(seconds=settings.ASYNC_LEASE_SECONDS)
+    with transaction.atomic():
+        ids = [row[0] for row in _rows(CANDIDATES, {"now": now, "limit": limit})]
+        if not ids:
+            return []
+        rows = _rows(CLAIM, {"ids": ids, "now": now, "lease": lease, "run": RUN})
+    runs: dict[int, tuple[InstanceRow, list[Claimed]]] = {}  # oldest first, by first event
+    for row in rows:
+        instance_id = row[1]
+        if instance_id not in runs:
+            runs[instance_id] = (_instance(instance_id, row[9:]), [])
+        runs[instance_id][1].append(
+            Claimed(row[0], instance_id, row[2], row[3], _json(row[4]), *row[5:9], lease=lease)
+        )
+    return list(runs.values())
+
+
+def run_apply(instance: InstanceRow, events: list[Claimed]) -> list[Claimed]:
+    """Apply one instance's leased events in order, as far as the compare-and-set goes.
+
+    Returns the events from the first one whose path calls an action (still leased, for the
+    locked step); releases the rest when something else stops the run.
+    """
+    for n, record in enumerate(events):
+        try:
+            with request_budget(fresh=True):  # each event its own, as on the ORM path
+                outcome = _apply_one(instance, record)
+        except Exception:
+            logger.exception("event %s stopped its batch; released for a retry", record.pk)
+            outcome = STOP
+        if outcome is LOCKED:
+            return events[n:]
+        if outcome is STOP:
+            _release(events[n:])
+            return []
+    return []
+
+
+GO_ON, LOCKED, STOP = "go on", "locked", "stop"
+
+
+def _apply_one(instance: InstanceRow, record: Claimed) -> str:
+    """Apply one event without actions: GO_ON when the next may follow from memory."""
+    try:
+        compiled, decision, merged = decide(instance, record)
+    except (PlatformError, RuleError) as exc:
+        _fail(record, exc)
+        return GO_ON
+    if has_actions(decision):
+        return LOCKED
+    now = timezone.now()
+    record_done(record, instance, decision, [None] * len(decision.hops), now)
+    counts = {**instance.event_counts, record.event: instance.event_counts.get(record.event, 0) + 1}
+    more = bool(record.callback_url or instance.flow.has_subscribers or _timed(compiled, decision))
+    with transaction.atomic() if more else nullcontext():
+        if not _write(instance, record, decision, merged, counts, now):
+            return STOP  # a lost race or a lease run out: someone else has this instance
+        instance.state, instance.context, instance.event_counts = decision.to_state, merged, counts
+        instance.revision += 1  # the timers armed now remember the revision of this entry
+        if more:
+            timers.timers_rearm(instance=instance, compiled=compiled, decision=decision, now=now)
+            outbox.transition_notify(instance=instance, record=record, decision=decision, now=now)
+    return GO_ON
+
+
+def _release(events: list[Claimed]) -> None:
+    """Give back the events still leased to us, for a later claim that reads the instance."""
+    execute(RELEASE, {"ids": [e.pk for e in events], "lease": events[0].lease})
+
+
+def _write(instance, record: Claimed, decision, merged: dict, counts: dict, now) -> bool:
+    hops = [[h.event, h.from_state, h.to_state, h.transition.id] for h in decision.hops]
+    (written,) = execute(
+        WRITE,
+        {
+            "id": instance.pk,
+            "record": record.pk,
+            "lease": record.lease,
+            "revision": instance.revision,
+            "next_revision": instance.revision + 1,
+            "state": decision.to_state,
+            "new_context": _dumps(merged),
+            "event_counts": _dumps(counts),
+            "result": _dumps(record.result),
+            "request_id": record.request_id,
+            "hops": _dumps(hops),
+            "now": now,
+        },
+    )
+    return bool(written)
+
+
+def _apply_locked(record: Claimed) -> None:
+    """An event whose path calls an action: count the attempt, then the locked step."""
+    try:
+        with request_budget(fresh=True):
+            stored = EventRecord.objects.get(pk=record.pk)
+            if (stored.status, stored.next_attempt_at) != (PROCESSING, record.lease):
+                return  # our lease ran out and another worker has it
+            if stored.attempts >= settings.ASYNC_MAX_ATTEMPTS:  # its workers died every time
+                with transaction.atomic():
+                    async_events.event_fail(stored, "ATTEMPTS_EXHAUSTED",
+                                            "The event's workers stopped every time.")  # fmt: skip
+                return
+            counted = EventRecord.objects.filter(
+                pk=record.pk, status=PROCESSING, next_attempt_at=record.lease
+            ).update(attempts=F("attempts") + 1)
+            if counted:  # committed before the action runs: a death mid-call counts
+                stored.attempts += 1
+                async_events.event_apply_locked(stored)
+    except Exception:
+        logger.exception("event %s failed in the locked step; released for a retry", record.pk)
+
+
+def _fail(record: Claimed, exc) -> None:
+    """An event the engine refused: failed, counted, its callbackUrl told; the rest go on."""
+    now = timezone.now()
+    record.status, record.error = EventRecord.Status.FAILED, error_body(exc)
+    record.finished_at = now
+    with transaction.atomic():
+        failed = EventRecord.objects.filter(
+            pk=record.pk, status=EventRecord.Status.PROCESSING, next_attempt_at=record.lease
+        ).update(
+            status=record.status,
+            error=record.error,
+            finished_at=now,
+            next_attempt_at=None,
+            attempts=F("attempts") + 1,
+        )
+        if failed:
+            Attempt.objects.create(event_record_id=record.pk, error=exc.message)
+            outbox.result_notify(record)
+
+
+def _timed(compiled, decision) -> bool:
+    """Whether the path leaves or enters a state with timed transitions (timer rows to write)."""
+    states = (compiled.states[decision.from_state], compiled.states[decision.to_state])
+    return any(t.timer_seconds for state in states for t in state.events)
+
+
+def _instance(instance_id: int, row: tuple) -> InstanceRow:
+    (state, context, counts, business_key, created_at, machine_id, flow_id, revision,
+     m_revision, m_created_at, flow_code, has_subscribers) = row  # fmt: skip
+    return InstanceRow(
+        pk=instance_id,
+        business_key=business_key,
+        state=state,
+        context=_json(context),
+        event_counts=_json(counts),
+        revision=revision,
+        created_at=created_at,
+        flow=FlowRow(pk=flow_id, code=flow_code, has_subscribers=has_subscribers),
+        machine=MachineRow(pk=machine_id, revision=m_revision, created_at=m_created_at),
+    )
+
+
+def _rows(sql: str, params: dict) -> list[tuple]:
+    """All rows of a statement run on Django's connection, in its transaction."""
+    db = connections[DEFAULT_DB_ALIAS]
+    db.ensure_connection()
+    with db.wrap_database_errors, psycopg.Cursor(db.connection) as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
