@@ -1,22 +1,27 @@
-"""Async events (issue 7, async part): accepted and applied per second through Redis and Celery.
+"""Async events: accepted, applied and their latency, through REST, Redis and Celery.
 
 The suite's own Redis is started with the database (bench/run.py `setup`, so the gunicorns
 publish to it); here one Celery worker with concurrency 2 (two prefork processes, like the
 2 gunicorn workers and the 2 service processes of the sync rows; no beat: nothing is lost
 on a healthy broker, and the sweeper would only share the CPUs) is started through
-bench.infra.Children, so it is stopped on every exit.
+bench.infra.Children, so it is stopped on every exit. The workers run while the events are
+sent, sharing the 2 CPUs with gunicorn and the senders, as on one machine in production.
 
-1. Warm-up: 1 s of async events from one connection, then wait until they are all applied
-   (workers up, connected, tasks imported; the gunicorns' broker connections made).
-2. Measurement: `{"event": "GO", "async": true}` at random bench-plain instances through the
-   REST gunicorn (throttle off) from bench.load, 4 connections, for one window of twice the
-   round's seconds; the 202s inside the window are accepted/s.
-3. Drain: wait (at most DRAIN_SECONDS) until no event record of the measurement is pending.
-   applied/s is the records done over the workers' time, from their first claim (the lease's
-   start) to the last finished_at; the latency is finished_at - created_at of each record.
+1. Warm-up: 1 s of async events from one connection, then wait until they are all applied.
+2. Full load: `{"event": "GO", "async": true}` at random bench-plain instances through the
+   REST gunicorn (throttle off) from bench.load, 4 closed-loop connections, for twice the
+   round's seconds. accepted/s: the 202s in the window over the window (p50/p99: the
+   request); applied/s: the records done over the time from the first accept to the last
+   done (the drain rate; p50/p99: accept→done, finished_at - created_at).
+3. Paced: the same events at half that applied rate, open loop (bench/async_load.py
+   `paced`); accept→done p50/p99 at a load the workers keep up with.
+4. Broker: as many `statecenter.submit_event` messages as REST accepted in step 2, published
+   at once by one process with a bare Celery app (bench/async_load.py `broker`); accepted/s
+   is the records over the time from the first to the last accept, which the workers do
+   while they also apply.
 
-The workers run while the events are fired, so they share the 2 CPUs with gunicorn and the
-load generator, as they would in production on one machine.
+Each is compared with the sync rows of the same run: REST sync fire, the service in 2
+processes, and the broker with REST async.
 """
 
 from __future__ import annotations
@@ -29,19 +34,21 @@ import psycopg
 
 from bench.infra import PYTHON, Children, _end
 from bench.plans import WORKERS
-from bench.report import Row, ms, percentile, rate_text, ratio_text
+from bench.report import Row, ms, percentile, rate_text, ratio_text, verdict
 
-LEASE_SECONDS = 90  # ASYNC_LEASE_SECONDS given to the workers: claim time = lease - this
 DRAIN_SECONDS = 40
 WARM_DRAIN_SECONDS = 40
+PACED_P50_US, PACED_P99_US = 50_000, 250_000
 
 
 def async_rows(children: Children, context: dict, args) -> list[Row]:
-    """Start the workers, fire, drain, and return the async rows of the table."""
+    """Fire a backlog, start the workers, measure, and return the async rows of the table."""
+    baseline = _max_id(context["url"])
+    spec = {**_rest_spec(context), "start_at": time.time() + 1.0, "seconds": args.seconds}
+    _fire(children, context, "async-backlog", {**spec, "seed": 6_000}, 1.0 + args.seconds + 60)
     env = {
         **context["env"],
         "DJANGO_SETTINGS_MODULE": "config.settings",
-        "ASYNC_LEASE_SECONDS": str(LEASE_SECONDS),
     }
     worker = children.spawn(
         "celery-worker",
@@ -67,7 +74,8 @@ def async_rows(children: Children, context: dict, args) -> list[Row]:
         env,
     )
     try:
-        return _measure(children, context, args, worker)
+        backlog = _applied(context["url"], baseline, worker, children, "backlog")
+        return _measure(children, context, args, worker) + [_backlog_row(context, backlog)]
     finally:
         if worker.poll() is None:
             _end(worker)
@@ -76,7 +84,148 @@ def async_rows(children: Children, context: dict, args) -> list[Row]:
 
 def _measure(children: Children, context: dict, args, worker) -> list[Row]:
     url = context["url"]
-    spec = {
+    began = time.monotonic()
+    warm = {**_rest_spec(context), "tokens": context["tokens"][:1], "seconds": 0, "seed": 7}
+    _fire(children, context, "async-warm", {**warm, "start_at": time.time() + 1}, 30)
+    _drain(url, 0, worker, WARM_DRAIN_SECONDS, "async warm-up", children)
+    _log(f"async: worker ready after {time.monotonic() - began:.1f} s")
+    seconds = 2 * args.seconds
+
+    baseline = _max_id(url)
+    run = {**_rest_spec(context), "start_at": time.time() + 1.5, "seconds": seconds, "seed": 7_000}
+    fired = _fire(children, context, "async-fire", run, 1.5 + seconds + 60)
+    full = _applied(url, baseline, worker, children, "full load")
+    accepted_rate = fired["count"] / seconds
+
+    baseline = _max_id(url)
+    rate = max(10.0, full["rate"] / 2) if full["rate"] == full["rate"] else 50.0
+    pace = {**_rest_spec(context), "rate": rate, "start_at": time.time() + 1.5}
+    pace.update(seconds=seconds, seed=8_000)
+    paced = _load(children, context, "async-paced", "paced", pace, 1.5 + seconds + 60)
+    slow = _applied(url, baseline, worker, children, f"paced at {rate:,.0f}/s")
+
+    baseline = _max_id(url)
+    spec = {**_broker_spec(context), "count": max(500, fired["count"]), "seed": 9_000}
+    spec.update(start_at=time.time() + 1.0, seconds=seconds)
+    sent = _load(children, context, "async-broker", "broker", spec, 1.0 + seconds + 60)
+    broker = _applied(url, baseline, worker, children, "broker", expect=sent["count"])
+    return _rows(context, fired, accepted_rate, full, paced, slow, broker)
+
+
+def _rows(context, fired, accepted_rate, full, paced, slow, broker) -> list[Row]:
+    results = context.get("results", {})
+    rest_sync, service = results.get("rest_plain"), results.get("svc_plain2")
+    accept_lat = sorted(fired["latencies_us"])
+    accepted = _ratio(accepted_rate, rest_sync)
+    applied = _ratio(full["rate"], service)
+    by_broker = broker["accepted"] / accepted_rate if accepted_rate else float("nan")
+    paced_ok = slow["p50"] <= PACED_P50_US and slow["p99"] <= PACED_P99_US
+    figure = rate_text(accepted_rate, "req/s")
+    if fired["errors"]:
+        figure += f" ({fired['errors']} errors: {(fired['first_error'] or '')[:60]})"
+    return [
+        Row(
+            f"async accepted: REST 202, gunicorn {WORKERS} workers",
+            figure,
+            ms(percentile(accept_lat, 50)),
+            ms(percentile(accept_lat, 99)),
+            ratio_text(accepted, "REST sync"),
+            "≥ 1.00 × REST sync fire",
+            verdict(accepted >= 1.0),
+        ),
+        Row(
+            f"async applied: Celery {WORKERS} processes, first accept → last done",
+            rate_text(full["rate"], "/s") + full["note"],
+            ms(full["p50"]),
+            ms(full["p99"]),
+            ratio_text(applied, "service 2p"),
+            "≥ 0.50 × service 2p",
+            verdict(applied >= 0.5),
+        ),
+        Row(
+            f"async paced at {slow['sent_rate']:,.0f}/s (half the applied rate): accept→done",
+            rate_text(slow["rate"], "/s") + slow["note"] + _errors(paced),
+            ms(slow["p50"]),
+            ms(slow["p99"]),
+            "",
+            "p50 ≤ 50 ms, p99 ≤ 250 ms",
+            verdict(paced_ok),
+        ),
+        Row(
+            "async accepted: broker statecenter.submit_event",
+            rate_text(broker["accepted"], "/s") + broker["note"],
+            ms(broker["p50"]),
+            ms(broker["p99"]),
+            ratio_text(by_broker, "REST async")
+            + f" ({ratio_text(_ratio(broker['accepted'], rest_sync), 'REST sync')})",
+            "≥ 0.80 × REST async",
+            verdict(by_broker >= 0.8),
+        ),
+    ]
+
+
+def _backlog_row(context: dict, backlog: dict) -> Row:
+    capacity = _ratio(backlog["capacity"], context.get("results", {}).get("svc_plain2"))
+    return Row(
+        f"  async applied from a backlog, {WORKERS} processes alone, first → last done",
+        rate_text(backlog["capacity"], "/s") + backlog["note"],
+        "",
+        "",
+        ratio_text(capacity, "service 2p"),
+        "info: the workers' capacity",
+    )
+
+
+def _applied(url: str, baseline: int, worker, children, name: str, expect: int = 0) -> dict:
+    """Wait for the records after `baseline` to be applied; their rates and latencies.
+
+    accepted: records over first to last created_at; rate: done over first created_at to
+    last finished_at (the drain); p50/p99: finished_at - created_at (µs).
+    """
+    if expect:
+        _arrived(url, baseline, expect, worker)
+    pending = _drain(url, baseline, worker, DRAIN_SECONDS, name, children, strict=False)
+    with psycopg.connect(url, autocommit=True) as conn:
+        done, failed, first, last_created, first_done, last_done = conn.execute(
+            "SELECT count(*) FILTER (WHERE status = 'done'),"
+            " count(*) FILTER (WHERE status = 'failed'), extract(epoch FROM min(created_at)),"
+            " extract(epoch FROM max(created_at)), extract(epoch FROM min(finished_at)),"
+            " extract(epoch FROM max(finished_at))"
+            " FROM runtime_eventrecord WHERE id > %s AND is_async",
+            (baseline,),
+        ).fetchone()
+        latencies = [
+            row[0]
+            for row in conn.execute(
+                "SELECT round(extract(epoch FROM finished_at - created_at) * 1e6)::bigint"
+                " FROM runtime_eventrecord WHERE id > %s AND is_async AND status = 'done'"
+                " ORDER BY 1",
+                (baseline,),
+            )
+        ]
+    drain = float(last_done) - float(first) if done else 0.0
+    busy = float(last_done) - float(first_done) if done > 1 else 0.0
+    span = float(last_created) - float(first) if done else 0.0
+    records = done + failed + pending
+    note = (
+        f" ({failed} failed, {pending} not applied in {DRAIN_SECONDS} s)"
+        if failed or pending
+        else ""
+    )
+    _log(f"async {name}: {records} records, {done} done in {drain:.2f} s{note}")
+    return {
+        "rate": done / drain if drain > 0 else float("nan"),
+        "capacity": (done - 1) / busy if busy > 0 else float("nan"),
+        "accepted": records / span if span > 0 else float("nan"),
+        "sent_rate": records / span if span > 0 else float("nan"),
+        "p50": percentile(latencies, 50),
+        "p99": percentile(latencies, 99),
+        "note": note,
+    }
+
+
+def _rest_spec(context: dict) -> dict:
+    return {
         "url": context["rest"],
         "path": "/api/v1/instances/{id}/events/",
         "body": {"event": "GO", "async": True},
@@ -84,80 +233,26 @@ def _measure(children: Children, context: dict, args, worker) -> list[Row]:
         "ids": context["ids"]["plain"],
         "tokens": context["tokens"],
     }
-    began = time.monotonic()
-    warm = {**spec, "tokens": spec["tokens"][:1], "start_at": time.time() + 1, "seconds": 0}
-    warm["seed"] = 7
-    _fire(children, context, "async-warm", warm, 30)
-    warm_pending = _drain(url, 0, worker, WARM_DRAIN_SECONDS)
-    if warm_pending:
-        raise RuntimeError(
-            f"async warm-up: {warm_pending} events still pending after {WARM_DRAIN_SECONDS} s;"
-            f" see {children.workdir}/celery-worker.log"
-        )
-    baseline = _scalar(url, "SELECT coalesce(max(id), 0) FROM runtime_eventrecord")
-    _log(f"async: worker ready after {time.monotonic() - began:.1f} s")
 
-    seconds = 2 * args.seconds
-    run = {**spec, "start_at": time.time() + 1.5, "seconds": seconds, "seed": 7_000}
-    fired = _fire(children, context, "async-fire", run, 1.5 + seconds + 60)
-    accepted_rate = fired["count"] / seconds
-    accept_lat = sorted(fired["latencies_us"])
-    drain_began = time.monotonic()
-    pending = _drain(url, baseline, worker, DRAIN_SECONDS)
-    drained = time.monotonic() - drain_began
 
-    with psycopg.connect(url, autocommit=True) as conn:
-        done, failed, first_claim, last_done = conn.execute(
-            "SELECT count(*) FILTER (WHERE status = 'done'),"
-            " count(*) FILTER (WHERE status = 'failed'),"
-            " extract(epoch FROM min(next_attempt_at) FILTER (WHERE status = 'done')),"
-            " extract(epoch FROM max(finished_at) FILTER (WHERE status = 'done'))"
-            " FROM runtime_eventrecord WHERE id > %s AND is_async",
-            (baseline,),
-        ).fetchone()
-        latencies = sorted(
+def _broker_spec(context: dict) -> dict:
+    """The publisher's payload parts: an API client's token (every flow granted), the plain
+    machine's flow and its instances' business keys."""
+    lo, hi = context["ids"]["plain"]
+    with psycopg.connect(context["url"], autocommit=True) as conn:
+        flow = conn.execute(
+            "SELECT f.code FROM runtime_instance i JOIN machines_flow f ON f.id = i.flow_id"
+            " WHERE i.id = %s",
+            (lo,),
+        ).fetchone()[0]
+        keys = [
             row[0]
             for row in conn.execute(
-                "SELECT round(extract(epoch FROM finished_at - created_at) * 1e6)::bigint"
-                " FROM runtime_eventrecord WHERE id > %s AND is_async AND status = 'done'",
-                (baseline,),
+                "SELECT business_key FROM runtime_instance WHERE id BETWEEN %s AND %s", (lo, hi)
             )
-        )
-    busy = float(last_done) - (float(first_claim) - LEASE_SECONDS) if done else 0.0
-    applied_rate = done / busy if busy > 0 else float("nan")
-    _log(
-        f"async: {fired['count']} accepted in {seconds:g} s ({done + failed + pending} records"
-        f" with the 1.5 s lead-in), {done} done in {busy:.1f} s of worker time,"
-        f" drained {drained:.1f} s after the window"
-        + (f", {failed} failed" if failed else "")
-        + (f", {pending} still pending" if pending else "")
-    )
-
-    results = context.get("results", {})
-    accepted_figure = rate_text(accepted_rate, "req/s")
-    if fired["errors"]:
-        accepted_figure += f" ({fired['errors']} errors: {(fired['first_error'] or '')[:60]})"
-    applied_figure = rate_text(applied_rate, "/s")
-    if failed or pending:
-        applied_figure += f" ({failed} failed, {pending} not applied in {DRAIN_SECONDS} s)"
-    return [
-        Row(
-            f"async accepted: REST 202, gunicorn {WORKERS} workers",
-            accepted_figure,
-            ms(percentile(accept_lat, 50)),
-            ms(percentile(accept_lat, 99)),
-            ratio_text(_ratio(accepted_rate, results.get("rest_plain")), "REST sync"),
-        ),
-        Row(
-            f"async applied: Celery, {WORKERS} processes, accept→done",
-            applied_figure,
-            ms(percentile(latencies, 50)),
-            ms(percentile(latencies, 99)),
-            ratio_text(_ratio(applied_rate, results.get("svc_plain2")), "service 2p"),
-            "info (no goal in issue 7)",
-            "info",
-        ),
-    ]
+        ]
+    broker = context["env"]["CELERY_BROKER_URL"]
+    return {"broker": broker, "token": context["tokens"][0], "flow": flow, "keys": keys}
 
 
 def _ratio(rate: float, reference) -> float:
@@ -170,7 +265,22 @@ def _fire(children: Children, context: dict, name: str, spec: dict, timeout: flo
     return json.loads(children.finish(proc, timeout=timeout))
 
 
-def _drain(url: str, baseline: int, worker, limit: float) -> int:
+def _load(children: Children, context: dict, name: str, kind: str, spec: dict, timeout):
+    args = [PYTHON, "-m", "bench.async_load", kind, json.dumps(spec)]
+    return json.loads(children.finish(children.start(name, args, context["env"]), timeout=timeout))
+
+
+def _arrived(url: str, baseline: int, expect: int, worker) -> None:
+    """Wait until the broker's messages have all been accepted (or a drain's time passed)."""
+    deadline = time.monotonic() + DRAIN_SECONDS
+    sql = "SELECT count(*) FROM runtime_eventrecord WHERE id > %s AND is_async"
+    while _scalar(url, sql, (baseline,)) < expect and time.monotonic() < deadline:
+        if worker.poll() is not None:
+            raise RuntimeError(f"the Celery worker exited with {worker.returncode}")
+        time.sleep(0.1)
+
+
+def _drain(url, baseline, worker, limit, name, children, strict=True) -> int:
     """Wait until no async record after `baseline` is pending; the number still pending."""
     deadline = time.monotonic() + limit
     while True:
@@ -180,11 +290,28 @@ def _drain(url: str, baseline: int, worker, limit: float) -> int:
             " AND status IN ('accepted', 'processing')",
             (baseline,),
         )
-        if pending == 0 or time.monotonic() >= deadline:
+        if pending == 0:
+            return 0
+        if time.monotonic() >= deadline:
+            if strict:
+                raise RuntimeError(
+                    f"{name}: {pending} events still pending after {limit} s;"
+                    f" see {children.workdir}/celery-worker.log"
+                )
             return pending
         if worker.poll() is not None:
             raise RuntimeError(f"the Celery worker exited with {worker.returncode}")
-        time.sleep(0.25)
+        time.sleep(0.05)
+
+
+def _max_id(url: str) -> int:
+    return _scalar(url, "SELECT coalesce(max(id), 0) FROM runtime_eventrecord")
+
+
+def _errors(result: dict) -> str:
+    if not result["errors"]:
+        return ""
+    return f" ({result['errors']} errors: {(result['first_error'] or '')[:60]})"
 
 
 def _scalar(url: str, sql: str, params: tuple = ()) -> int:

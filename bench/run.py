@@ -29,7 +29,7 @@ from bench import data
 from bench.async_events import async_rows
 from bench.infra import PYTHON, ROOT, Children, free_port, start_gunicorn
 from bench.plans import RUN_ORDER, WORKERS, Plan, plans, rows_for, rules_rows
-from bench.report import Result, Row, table
+from bench.report import Result, Row, ms, rate_text, table
 
 HERE = Path(__file__).resolve().parent
 INSTANCES = 10_000
@@ -38,6 +38,7 @@ GROWTH_LARGE = 100_000  # instances with 9 applied events each: 1,000,000 histor
 GROWTH_EVENTS = 9
 GTHREADS = 4  # threads per worker of the gthread gunicorn
 REST_CLIENTS = 4  # closed-loop connections: two per gunicorn worker, each its own API token
+ASYNC_REFERENCES = ("svc_plain2", "rest_plain")  # the sync rows the async rows compare with
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -56,6 +57,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="pin each one-process measurement and its PostgreSQL backend to CPU 0",
     )
     parser.add_argument("--keep-logs", action="store_true", help="keep the work directory")
+    parser.add_argument(
+        "--async-only",
+        action="store_true",
+        help="only the async rows and the sync rows they are compared with (REST, service 2p)",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.rounds, args.seconds = 1, 2.0
@@ -77,7 +83,7 @@ def main(argv: list[str]) -> int:
         context = setup(children, args)
         context["busy_before"] = busy_before
         rows = measure_all(children, context, args)
-        rows += rules_rows(workdir)
+        rows += [] if args.async_only else rules_rows(workdir)
         rows += async_rows(children, context, args)
         print(header(context, args, time.monotonic() - began))
         print(table(rows))
@@ -194,6 +200,8 @@ def _stepper():
 
 def measure_all(children: Children, context: dict, args) -> list[Row]:
     todo = sorted(plans(context, args), key=lambda plan: RUN_ORDER.index(plan.key))
+    if args.async_only:
+        todo = [plan for plan in todo if plan.key in ASYNC_REFERENCES]
     results = {p.key: Result(p.label, p.unit) for p in todo}
     for round_no in range(1, args.rounds + 1):
         for plan in todo:
@@ -211,6 +219,9 @@ def measure_all(children: Children, context: dict, args) -> list[Row]:
                 flush=True,
             )
     context["results"] = results  # the async rows compare with the sync service
+    if args.async_only:
+        shown = results.values()
+        return [Row(r.label, rate_text(r.rate, r.unit), ms(r.p50), ms(r.p99)) for r in shown]
     return rows_for(results)
 
 

@@ -128,6 +128,12 @@ WITH upd AS (
 SELECT count(*) FROM upd
 """
 
+MEANWHILE = """
+SELECT EXISTS (SELECT 1 FROM runtime_eventrecord
+                WHERE instance_id = ANY(%(ids)s) AND status = 'accepted'
+                  AND next_attempt_at IS NULL)
+"""
+
 RELEASE = """
 UPDATE runtime_eventrecord SET status = 'accepted', next_attempt_at = NULL
  WHERE id = ANY(%(ids)s) AND status = 'processing' AND next_attempt_at = %(lease)s
@@ -156,7 +162,12 @@ class Claimed:
 
 
 def events_process_ready(*, seconds: float = TASK_SECONDS) -> int:
-    """Apply ready async events, batch after batch, until none is ready; how many were taken."""
+    """Apply ready async events, batch after batch, while they come in full batches; how
+    many were taken.
+
+    A batch that was not full took everything ready when it was claimed: the task ends there
+    rather than chase a trickle of new events, each of which has its own wake-up on the way.
+    """
     if connection.vendor != "postgresql":  # SQLite: one writer, the ORM path
         return async_events.ready_events_process()
     deadline = time.monotonic() + seconds
@@ -165,7 +176,8 @@ def events_process_ready(*, seconds: float = TASK_SECONDS) -> int:
         runs = claim()
         if not runs:
             return taken
-        if len(runs) == INSTANCES:
+        full = len(runs) == INSTANCES
+        if full:
             wake_workers()  # more is ready than one batch: let another worker share it
         # Events with actions wait for the end of the batch: a slow action then delays
         # only its own instance's events, never the other instances of the batch.
@@ -174,8 +186,19 @@ def events_process_ready(*, seconds: float = TASK_SECONDS) -> int:
             _apply_locked(events[0])
             _release(events)
         taken += sum(len(events) for _, events in runs)
+        if not full:
+            if _accepted_meanwhile([instance.pk for instance, _ in runs]):
+                wake_workers()
+            return taken
     wake_workers()  # out of time with work left, perhaps: the next wake-up goes on
     return taken
+
+
+def _accepted_meanwhile(instance_ids: list[int]) -> bool:
+    """Whether events came for these instances while we held them: their wake-up found the
+    instances leased to us and passed them by, so someone must look again."""
+    (found,) = execute(MEANWHILE, {"ids": instance_ids})
+    return found
 
 
 def claim(*, limit: int = INSTANCES) -> list[tuple[InstanceRow, list["Claimed"]]]:
