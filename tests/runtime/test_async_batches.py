@@ -1,8 +1,12 @@
 """Async events applied in batches by several real workers, one of them killed mid-way."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
+from clients.services import api_client_create
 from config.celery import app
+from config.exceptions import NotFound
 from runtime.async_events import event_accept
 from runtime.models import Attempt, EventRecord, HistoryEntry, Instance
 from runtime.services import instance_create
@@ -10,7 +14,7 @@ from tests.conftest import example_seed
 from tests.runtime.helpers import online
 from tests.worker import wait_for
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres, pytest.mark.redis]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
 
 INSTANCES, EVENTS = 200, 20
 
@@ -34,6 +38,7 @@ def _done() -> int:
     return EventRecord.objects.filter(status="done").count()
 
 
+@pytest.mark.redis
 def test_three_workers_apply_batches_in_order_once_each_when_one_is_killed(start_worker):
     accepted = _accept_up_front()
     total = INSTANCES * EVENTS
@@ -55,3 +60,20 @@ def test_three_workers_apply_batches_in_order_once_each_when_one_is_killed(start
     assert Attempt.objects.count() == total
     for worker in workers:  # each took wake-ups: the batches were shared
         assert any("runtime.process_ready" in line for line in worker.log)
+
+
+def test_accepting_is_one_statement_whether_new_replayed_or_refused():
+    online(example_seed("design-example"))
+    instance = instance_create(flow_code="design-example", business_key="k")
+    client, _ = api_client_create(name="other", flows=[])
+    accept = {"instance_id": instance.pk, "event": "E1", "request_id": "r-1"}
+    with CaptureQueriesContext(connection) as new:
+        first = event_accept(**accept)
+    with CaptureQueriesContext(connection) as replayed:
+        again = event_accept(**accept)
+    with CaptureQueriesContext(connection) as refused, pytest.raises(NotFound):
+        event_accept(**accept, user=client.user)
+
+    assert (len(new), len(replayed), len(refused)) == (1, 1, 1)
+    assert (again.pk, again.status) == (first.pk, "accepted")
+    assert EventRecord.objects.filter(instance=instance).count() == 1
