@@ -7,11 +7,14 @@ on a healthy broker, and the sweeper would only share the CPUs) is started throu
 bench.infra.Children, so it is stopped on every exit. The workers run while the events are
 sent, sharing the 2 CPUs with gunicorn and the senders, as on one machine in production.
 
+0. Accepting, no worker running: REST sync fire, then REST `{"event": "GO", "async": true}`,
+   back to back on the throttle-off gunicorn (bench.load, 4 connections, the round's
+   seconds each), PAIRS times; accepted/s against REST sync is the median of the pairs'
+   ratios. The async events are left pending: a backlog, applied when the worker starts,
+   whose first to last done is the workers' capacity.
 1. Warm-up: 1 s of async events from one connection, then wait until they are all applied.
-2. Full load: `{"event": "GO", "async": true}` at random bench-plain instances through the
-   REST gunicorn (throttle off) from bench.load, 4 closed-loop connections, for twice the
-   round's seconds. accepted/s: the 202s in the window over the window (p50/p99: the
-   request); applied/s: the records done over the time from the first accept to the last
+2. Full load: the async events for twice the round's seconds with the workers applying
+   meanwhile; applied/s: the records done over the time from the first accept to the last
    done (the drain rate; p50/p99: accept→done, finished_at - created_at).
 3. Paced: the same events at half that applied rate, open loop (bench/async_load.py
    `paced`); accept→done p50/p99 at a load the workers keep up with.
@@ -27,6 +30,7 @@ processes, and the broker with REST async.
 from __future__ import annotations
 
 import json
+import statistics
 import sys
 import time
 
@@ -39,13 +43,13 @@ from bench.report import Row, ms, percentile, rate_text, ratio_text, verdict
 DRAIN_SECONDS = 40
 WARM_DRAIN_SECONDS = 40
 PACED_P50_US, PACED_P99_US = 50_000, 250_000
+PAIRS = 3  # REST sync / async accept pairs, back to back
 
 
 def async_rows(children: Children, context: dict, args) -> list[Row]:
-    """Fire a backlog, start the workers, measure, and return the async rows of the table."""
+    """Accept a backlog, start the workers, measure, and return the async rows of the table."""
     baseline = _max_id(context["url"])
-    spec = {**_rest_spec(context), "start_at": time.time() + 1.0, "seconds": args.seconds}
-    _fire(children, context, "async-backlog", {**spec, "seed": 6_000}, 1.0 + args.seconds + 60)
+    pairs = _accept_pairs(children, context, args)
     env = {
         **context["env"],
         "DJANGO_SETTINGS_MODULE": "config.settings",
@@ -75,14 +79,58 @@ def async_rows(children: Children, context: dict, args) -> list[Row]:
     )
     try:
         backlog = _applied(context["url"], baseline, worker, children, "backlog")
-        return _measure(children, context, args, worker) + [_backlog_row(context, backlog)]
+        rows = _measure(children, context, args, worker, pairs)
+        return rows + [_backlog_row(context, backlog)]
     finally:
         if worker.poll() is None:
             _end(worker)
         children.procs = [(n, p) for n, p in children.procs if p is not worker]
 
 
-def _measure(children: Children, context: dict, args, worker) -> list[Row]:
+def _accept_pairs(children: Children, context: dict, args) -> dict:
+    """REST sync fire, then REST async accept, back to back, PAIRS times, no worker running:
+    what accepting costs against what a sync event costs, on the same gunicorn at the same
+    moment. The sync events go to the first half of the instances and the async ones to the
+    second, which keeps its events pending (a sync event would find them: 409)."""
+    lo, hi = context["ids"]["plain"]
+    sync_spec = {
+        **_rest_spec(context),
+        "body": {"event": "GO"},
+        "ok": 200,
+        "ids": [lo, lo + (hi - lo) // 2],
+    }
+    async_spec = {**_rest_spec(context), "ids": [lo + (hi - lo) // 2 + 1, hi]}
+    ratios, rates, latencies, errors, first_error = [], [], [], 0, None
+    for n in range(PAIRS):
+        done = []
+        for name, spec in (("sync", sync_spec), ("async", async_spec)):
+            spec = {
+                **spec,
+                "start_at": time.time() + 1.0,
+                "seconds": args.seconds,
+                "seed": 6_000 + n,
+            }
+            done.append(_fire(children, context, f"async-pair-{name}-{n}", spec, args.seconds + 60))
+        sync, accepted = (d["count"] / args.seconds for d in done)
+        ratios.append(accepted / sync if sync else float("nan"))
+        rates.append(accepted)
+        latencies += done[1]["latencies_us"]
+        errors += done[0]["errors"] + done[1]["errors"]
+        first_error = first_error or done[0]["first_error"] or done[1]["first_error"]
+        _log(
+            f"async pair {n + 1}/{PAIRS}: REST sync {sync:,.0f} req/s,"
+            f" async accepted {accepted:,.0f} req/s"
+        )
+    return {
+        "accepted": statistics.median(rates),
+        "ratio": statistics.median(ratios),
+        "latencies_us": sorted(latencies),
+        "errors": errors,
+        "first_error": first_error,
+    }
+
+
+def _measure(children: Children, context: dict, args, worker, pairs: dict) -> list[Row]:
     url = context["url"]
     began = time.monotonic()
     warm = {**_rest_spec(context), "tokens": context["tokens"][:1], "seconds": 0, "seed": 7}
@@ -95,7 +143,7 @@ def _measure(children: Children, context: dict, args, worker) -> list[Row]:
     run = {**_rest_spec(context), "start_at": time.time() + 1.5, "seconds": seconds, "seed": 7_000}
     fired = _fire(children, context, "async-fire", run, 1.5 + seconds + 60)
     full = _applied(url, baseline, worker, children, "full load")
-    accepted_rate = fired["count"] / seconds
+    _log(f"async full load: {fired['count'] / seconds:,.0f} req/s accepted beside the workers")
 
     baseline = _max_id(url)
     rate = max(10.0, full["rate"] / 2) if full["rate"] == full["rate"] else 50.0
@@ -109,32 +157,30 @@ def _measure(children: Children, context: dict, args, worker) -> list[Row]:
     spec.update(start_at=time.time() + 1.0, seconds=seconds)
     sent = _load(children, context, "async-broker", "broker", spec, 1.0 + seconds + 60)
     broker = _applied(url, baseline, worker, children, "broker", expect=sent["count"])
-    return _rows(context, fired, accepted_rate, full, paced, slow, broker)
+    return _rows(context, pairs, full, paced, slow, broker)
 
 
-def _rows(context, fired, accepted_rate, full, paced, slow, broker) -> list[Row]:
+def _rows(context, pairs, full, paced, slow, broker) -> list[Row]:
     results = context.get("results", {})
     rest_sync, service = results.get("rest_plain"), results.get("svc_plain2")
-    accept_lat = sorted(fired["latencies_us"])
-    accepted = _ratio(accepted_rate, rest_sync)
+    accept_lat, accepted_rate, accepted = pairs["latencies_us"], pairs["accepted"], pairs["ratio"]
     applied = _ratio(full["rate"], service)
     by_broker = broker["accepted"] / accepted_rate if accepted_rate else float("nan")
     paced_ok = slow["p50"] <= PACED_P50_US and slow["p99"] <= PACED_P99_US
     figure = rate_text(accepted_rate, "req/s")
-    if fired["errors"]:
-        figure += f" ({fired['errors']} errors: {(fired['first_error'] or '')[:60]})"
+    figure += _errors(pairs)
     return [
         Row(
-            f"async accepted: REST 202, gunicorn {WORKERS} workers",
+            f"async accepted: REST 202, gunicorn {WORKERS} workers, no worker running",
             figure,
             ms(percentile(accept_lat, 50)),
             ms(percentile(accept_lat, 99)),
-            ratio_text(accepted, "REST sync"),
+            ratio_text(accepted, "REST sync, paired"),
             "≥ 1.00 × REST sync fire",
             verdict(accepted >= 1.0),
         ),
         Row(
-            f"async applied: Celery {WORKERS} processes, first accept → last done",
+            f"async at full load: applied, Celery {WORKERS} p., first accept → last done",
             rate_text(full["rate"], "/s") + full["note"],
             ms(full["p50"]),
             ms(full["p99"]),
