@@ -1,7 +1,7 @@
 """One error hierarchy for the platform and the one DRF handler that renders it.
 
 Every error the API returns has the shape {"code", "message", "details"} with the codes of
-DESIGN.md section 5. Apps subclass PlatformError in their own exceptions.py.
+docs/errors.md. Apps subclass PlatformError in their own exceptions.py.
 """
 
 import logging

@@ -3,7 +3,7 @@
 from drf_spectacular.openapi import AutoSchema as BaseAutoSchema
 from rest_framework import serializers
 
-# The error answers (DESIGN.md section 5), all {"code", "message", "details"}. Every
+# The error answers, all {"code", "message", "details"}. Every
 # operation may answer the first group; an operation that changes something also the second.
 ANY_OPERATION = {
     "400": "VALIDATION_ERROR: a bad body, query or machine; details.problems lists each.",

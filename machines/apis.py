@@ -1,4 +1,4 @@
-"""The design API (DESIGN.md section 5), for designers only.
+"""The design API, for designers only.
 
 Each view validates its input, calls one service or selector, and serializes the result.
 """

@@ -58,7 +58,7 @@ class Definition:
         return next((s for s in self.states if s.value == value), None)
 
     def initial_state(self) -> StateDef | None:
-        """The state marked initial, else the first normal state listed (DESIGN.md 3)."""
+        """The state marked initial, else the first normal state listed."""
         marked = [s for s in self.states if s.initial]
         if marked:
             return marked[0]

@@ -1,4 +1,4 @@
-"""The seed interchange format (DESIGN.md section 3): JSON in, Definition out, and back.
+"""The seed interchange format: JSON in, Definition out, and back.
 
 Parsing checks shapes and types and reports every problem with its field path; the rules of
 a well-formed machine are the validator's job (machines/validation/). parse_json reads JSON

@@ -1,4 +1,4 @@
-"""Writes to definitions: flows, machines and their lifecycle (DESIGN.md section 3).
+"""Writes to definitions: flows, machines and their lifecycle.
 
 Every write is one transaction: a failed create or replace leaves the database as it was.
 """

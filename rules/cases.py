@@ -1,4 +1,4 @@
-"""Ordered case selection for choice states (DESIGN.md section 4, step 3)."""
+"""Ordered case selection for choice states: the first true case by order, else the default."""
 
 from __future__ import annotations
 

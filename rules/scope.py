@@ -1,4 +1,4 @@
-"""What an expression can see: the names of DESIGN.md section 4."""
+"""What an expression can see: the names the README's Expressions section lists."""
 
 from __future__ import annotations
 

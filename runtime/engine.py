@@ -1,4 +1,4 @@
-"""The engine step (DESIGN.md section 4): a pure function of the compiled machine, the state,
+"""The engine step: a pure function of the compiled machine, the state,
 the event, the role, the context and the event counts. No database, no network.
 """
 
@@ -72,7 +72,7 @@ def _decide(machine, state, event, role, context, event_counts, instance, clock)
             {"role": role, "allowed": sorted(transition.roles or ())},
         )
     counts = dict(event_counts or {})
-    counts[event] = counts.get(event, 0) + 1  # the current event counts (DESIGN.md 4)
+    counts[event] = counts.get(event, 0) + 1  # the current event counts
     scope = Scope(
         ctx=context or {},
         event=event,

@@ -1,4 +1,4 @@
-"""The runtime's errors, one per code of DESIGN.md section 5."""
+"""The runtime's errors, one per API error code (docs/errors.md)."""
 
 from config.exceptions import PlatformError
 

@@ -21,7 +21,7 @@ class Instance(models.Model):
     business_key = models.CharField(max_length=200)
     state = models.CharField(max_length=100)
     context = models.JSONField(default=dict)
-    # Times each event was accepted: event_count(name) reads it with no query (DESIGN.md 4).
+    # Times each event was accepted: event_count(name) reads it with no query.
     event_counts = models.JSONField(default=dict)
     revision = models.PositiveIntegerField(default=0)  # applied events
     created_at = models.DateTimeField(auto_now_add=True)
@@ -114,7 +114,7 @@ class HistoryEntry(models.Model):
 
 
 class Timer(models.Model):
-    """A timed transition armed when its instance entered `state` (DESIGN.md 3 and 6)."""
+    """A timed transition armed when its instance entered `state`."""
 
     instance = models.ForeignKey(Instance, on_delete=models.CASCADE, related_name="timers")
     state = models.CharField(max_length=100)

@@ -1,4 +1,4 @@
-"""Writes of the runtime: create instances, fire events, migrate (DESIGN.md sections 4-7).
+"""Writes of the runtime: create instances, fire events, migrate.
 
 An event is one transaction: lock the instance row, decide with the pure engine, call the
 transition actions, then store the new state, the merged context, the history hops and the
@@ -175,7 +175,7 @@ def event_body(record: EventRecord) -> dict:
 
 
 def lock_instance(instance_id: int, *, user=None) -> Instance:
-    """The instance, its row locked for the rest of the transaction (DESIGN.md 7).
+    """The instance, its row locked for the rest of the transaction.
 
     Only an instance of a flow `user` may see, checked in the same statement.
     """

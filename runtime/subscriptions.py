@@ -1,4 +1,4 @@
-"""Subscribers: who hears of a flow's transitions (DESIGN.md section 6)."""
+"""Subscribers: who hears of a flow's transitions."""
 
 from django.conf import settings
 from django.db import transaction

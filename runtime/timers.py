@@ -1,4 +1,4 @@
-"""Timed transitions (DESIGN.md 3 and 6): armed on entering a state, fired by the sweeper.
+"""Timed transitions: armed on entering a state, fired by the sweeper.
 
 A timer remembers the instance's revision when it entered the state; when due, it is
 submitted as an async event whose requestId comes from the instance and that entry, so it

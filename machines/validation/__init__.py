@@ -1,4 +1,4 @@
-"""The rules a machine must satisfy to be published (DESIGN.md section 3).
+"""The rules a machine must satisfy to be published.
 
 Every rule is a small ``check_*`` function that returns a list of Problems, in the manner of
 Django's system checks: rules on single states and transitions in ``structure``, on the graph
@@ -7,7 +7,7 @@ with. ``validate`` runs them all and reports every problem at once. Each
 check tolerates what the others report (a transition to a missing state, a duplicate state
 value, no initial state), so one mistake never hides or crashes another check.
 
-Decisions where DESIGN.md is silent, chosen to match what a Spring Statemachine or AWS Step
+Decisions the seed format leaves open, chosen to match what a Spring Statemachine or AWS Step
 Functions designer would expect:
 
 - A state's "way out" (STATE_DEAD_END) is a transition to another state: a state whose only

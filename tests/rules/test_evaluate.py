@@ -1,4 +1,4 @@
-"""Evaluating: every allowed construct, the names of DESIGN.md 4, and clear evaluation errors."""
+"""Evaluating: every allowed construct, the names expressions may use, clear evaluation errors."""
 
 import json
 from concurrent.futures import ThreadPoolExecutor
