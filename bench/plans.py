@@ -1,6 +1,6 @@
 """What the suite measures (plans) and how each figure is judged (rows of the table).
 
-The goals are issue 7's: the sync service at least 0.70 x raw psycopg and 1.2 x django-fsm-2
+The goals: the sync service at least 0.70 x raw psycopg and 1.2 x django-fsm-2
 on one connection; REST at least 0.60 x the service with as many processes, p99 under 50 ms;
 latency with 1,000,000 history rows within 20% of latency with 1,000.
 """
@@ -272,7 +272,7 @@ def rows_for(r: dict[str, Result]) -> list[Row]:
 
 
 def rules_rows(workdir: Path) -> list[Row]:
-    """bench/bench_rules.py (issue 3's expression benchmark), its checks as rows."""
+    """bench/bench_rules.py (the expressions benchmark), its checks as rows."""
     done = subprocess.run(
         [PYTHON, str(HERE / "bench_rules.py")],
         cwd=ROOT,

@@ -5,7 +5,7 @@ and three gunicorns (2 workers each: sync workers with throttling off, the same 
 default throttle, threaded workers with keep-alive), loads the
 data, then runs every measurement for a fixed window, round after round (each round runs
 every measurement once, so a noisy minute hits all of them alike), and prints one table:
-medians over the rounds, ratios measured in the same run, the issue's goals, OK or MISS.
+medians over the rounds, ratios measured in the same run, the goals, OK or MISS.
 Everything it started is stopped on the way out: at the end, on failure and on Ctrl-C.
 """
 

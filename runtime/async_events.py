@@ -1,4 +1,4 @@
-"""Async events: the two-transaction design of DESIGN.md section 6.
+"""Async events: stored in one transaction, applied by a worker in another (docs/async.md).
 
 Transaction 1 (`event_accept`) stores the event record as `accepted` (on PostgreSQL in one
 statement, runtime/accept.py) and, once it commits, wakes the workers; wake-ups are shared
@@ -272,7 +272,7 @@ def event_fail(record: EventRecord, code: str = "", message: str = "", *, error=
 
 @transaction.atomic
 def event_replay(*, record: EventRecord) -> EventRecord:
-    """Put a failed async event back in line with fresh attempts (DESIGN.md 5)."""
+    """Put a failed async event back in line with fresh attempts."""
     record = EventRecord.objects.select_for_update().get(pk=record.pk)
     if not (record.is_async and record.status == EventRecord.Status.FAILED):
         raise StateConflict(

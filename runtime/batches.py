@@ -1,4 +1,4 @@
-"""Applying ready async events in batches (transaction 2 of DESIGN.md 6, on PostgreSQL).
+"""Applying ready async events in batches: transaction 2 of an async event, on PostgreSQL.
 
 A wake-up (`runtime.process_ready`) says only that there is work. The worker that takes it
 claims the oldest ready instances at once: those whose oldest pending event is due. The claim
@@ -9,7 +9,7 @@ snapshot taken after the locks, lease every pending event of each: status `proce
 these instances' oldest events leased and skips them, so an instance has one worker at a time.
 
 Then each instance's events are applied in acceptance order, each with its own expression
-budget. An event whose path calls no action takes the compare-and-set of DESIGN.md 7: the
+budget. An event whose path calls no action takes a compare-and-set instead of a row lock: the
 engine decides from the instance as claimed (or as the previous event left it), and one
 prepared statement writes the instance only where its revision is still the one decided on
 and the lease still ours, and then the record (done, attempts + 1), the history hops and the

@@ -1,4 +1,4 @@
-"""The sync event on PostgreSQL in two prepared statements (issue 7, DESIGN.md 4 and 7).
+"""The sync event on PostgreSQL in two prepared statements.
 
 The ORM path spends most of an event compiling and instantiating queries: the locking
 select, the replay/pending check and four writes. Here one prepared statement locks the
