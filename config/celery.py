@@ -7,6 +7,7 @@ import threading
 import time
 
 from celery import Celery, signals
+from django.db import close_old_connections
 
 from config.request_budget import connect_task_signals
 
@@ -28,6 +29,14 @@ app = Celery("statecenter")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 connect_task_signals()  # one expression budget per task
+
+
+@signals.task_prerun.connect
+@signals.task_postrun.connect
+def _close_old_connections(**kwargs) -> None:
+    """Around every task, what Django does around a request: close a database connection
+    that broke (an outage) or passed CONN_MAX_AGE; keep a healthy one (CELERY_DB_REUSE_MAX)."""
+    close_old_connections()
 
 _stopping = threading.Event()
 

@@ -197,6 +197,11 @@ if CELERY_BROKER_URL == "filesystem://":
     }
 # Workers: JSON only; a task is acknowledged after it ran, and a killed worker's task goes
 # back to the queue. What matters survives without them: the work lives in the database.
+# Workers keep their database connection between tasks, as web processes do between
+# requests (CONN_MAX_AGE), instead of Celery's default of a new connection for every task:
+# the async path runs many short tasks. config/celery.py closes a broken or old one at each
+# task's start and end, as Django does around a request.
+CELERY_DB_REUSE_MAX = 1_000_000
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -180,3 +180,25 @@ def _assert_history_matches(instance_id: int, log: list) -> None:
     fired = Counter(status for _, method, status, _, _ in log if method == "POST")
     hops = Instance.objects.get(pk=instance_id).history.filter(event="E11").count()
     assert fired[200] <= hops <= fired[200] + fired[503], (fired, hops)
+
+
+def test_a_worker_keeps_its_connection_and_recovers_it_after_a_restart(restartable_server, worker):
+    """Workers keep their database connection between tasks (CELERY_DB_REUSE_MAX); one
+    broken by a restart is replaced, and the work waits in the database meanwhile."""
+    from runtime.async_events import event_accept
+    from runtime.models import EventRecord
+    from tests.worker import wait_for
+
+    online(example_seed("design-example"))
+    instance = services.instance_create(flow_code="design-example", business_key="w-1")
+    first = event_accept(instance_id=instance.pk, event="E1")
+    wait_for(lambda: EventRecord.objects.get(pk=first.pk).status == "done", timeout=30)
+    before = _server_started_at()
+    subprocess.run(
+        ["bash", "platform/postgres.sh", "restart"], cwd=ROOT, env=restartable_server, check=True
+    )
+    connection.close()  # the test's own connection died in the restart too
+    assert _server_started_at() > before
+    second = event_accept(instance_id=instance.pk, event="E11")
+    wait_for(lambda: EventRecord.objects.get(pk=second.pk).status == "done", timeout=30)
+    assert Instance.objects.get(pk=instance.pk).state == "S1"
