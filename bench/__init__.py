@@ -1,1 +1,1 @@
-"""Statecenter's benchmark suite (issue 7): `python -m bench` or `make bench`; see README.md."""
+"""Statecenter's benchmark suite: `python -m bench` or `make bench`; see README.md."""

@@ -1,6 +1,6 @@
 """Benchmark of rules/: compiled expressions against simpleeval parsing every time and eval().
 
-Run: python bench/bench_rules.py  (stdlib timing only; exits 1 when a target of issue 3 fails:
+Run: python bench/bench_rules.py  (stdlib timing only; exits 1 when a target fails:
 the 1,000-item guard under 5 ms, compiled at least 5x parse-every-time on the simple guard).
 """
 
