@@ -42,7 +42,7 @@ from config.exceptions import PlatformError
 from rules import RuleError, request_budget
 from runtime import async_events, outbox, timers
 from runtime.apply import decide, has_actions, record_done
-from runtime.fastpath import FlowRow, InstanceRow, MachineRow, _dumps, _json, execute
+from runtime.fastpath import InstanceRow, _dumps, _json, execute, instance_row
 from runtime.models import Attempt, EventRecord
 from runtime.queue import wake_workers
 from runtime.simulation import error_body
@@ -214,7 +214,7 @@ def claim(*, limit: int = INSTANCES) -> list[tuple[InstanceRow, list["Claimed"]]
     for row in rows:
         instance_id = row[1]
         if instance_id not in runs:
-            runs[instance_id] = (_instance(instance_id, row[9:]), [])
+            runs[instance_id] = (instance_row(instance_id, row[9:]), [])
         runs[instance_id][1].append(
             Claimed(row[0], instance_id, row[2], row[3], _json(row[4]), *row[5:9], lease=lease)
         )
@@ -342,22 +342,6 @@ def _timed(compiled, decision) -> bool:
     """Whether the path leaves or enters a state with timed transitions (timer rows to write)."""
     states = (compiled.states[decision.from_state], compiled.states[decision.to_state])
     return any(t.timer_seconds for state in states for t in state.events)
-
-
-def _instance(instance_id: int, row: tuple) -> InstanceRow:
-    (state, context, counts, business_key, created_at, machine_id, flow_id, revision,
-     m_revision, m_created_at, flow_code, has_subscribers) = row  # fmt: skip
-    return InstanceRow(
-        pk=instance_id,
-        business_key=business_key,
-        state=state,
-        context=_json(context),
-        event_counts=_json(counts),
-        revision=revision,
-        created_at=created_at,
-        flow=FlowRow(pk=flow_id, code=flow_code, has_subscribers=has_subscribers),
-        machine=MachineRow(pk=machine_id, revision=m_revision, created_at=m_created_at),
-    )
 
 
 def _rows(sql: str, params: dict) -> list[tuple]:

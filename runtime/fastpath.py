@@ -151,20 +151,8 @@ def lock_instance(instance_id: int, request_id: str | None, user=None):
     row = _execute(LOCK, params)
     if row is None:
         raise NotFound(f"No instance with id {instance_id}.", {"instanceId": instance_id})
-    (state, context, counts, business_key, created_at, machine_id, flow_id, revision,
-     m_revision, m_created_at, flow_code, has_subscribers, pending,
-     replay_id, replay_fingerprint, replay_result) = row  # fmt: skip
-    instance = InstanceRow(
-        pk=instance_id,
-        business_key=business_key,
-        state=state,
-        context=_json(context),
-        event_counts=_json(counts),
-        revision=revision,
-        created_at=created_at,
-        flow=FlowRow(pk=flow_id, code=flow_code, has_subscribers=has_subscribers),
-        machine=MachineRow(pk=machine_id, revision=m_revision, created_at=m_created_at),
-    )
+    instance = instance_row(instance_id, row[:12])
+    pending, replay_id, replay_fingerprint, replay_result = row[12:]
     replay = None
     if replay_id is not None:  # only what services._same_body and event_outcome read
         replay = SyncEvent(
@@ -175,6 +163,23 @@ def lock_instance(instance_id: int, request_id: str | None, user=None):
             result=_json(replay_result),
         )
     return instance, replay, pending
+
+
+def instance_row(instance_id: int, row: tuple) -> InstanceRow:
+    """The instance from the twelve columns LOCK starts with (the batches select them too)."""
+    (state, context, counts, business_key, created_at, machine_id, flow_id, revision,
+     m_revision, m_created_at, flow_code, has_subscribers) = row  # fmt: skip
+    return InstanceRow(
+        pk=instance_id,
+        business_key=business_key,
+        state=state,
+        context=_json(context),
+        event_counts=_json(counts),
+        revision=revision,
+        created_at=created_at,
+        flow=FlowRow(pk=flow_id, code=flow_code, has_subscribers=has_subscribers),
+        machine=MachineRow(pk=machine_id, revision=m_revision, created_at=m_created_at),
+    )
 
 
 def apply_event(instance: InstanceRow, record: SyncEvent) -> dict:
