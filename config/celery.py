@@ -38,6 +38,7 @@ def _close_old_connections(**kwargs) -> None:
     that broke (an outage) or passed CONN_MAX_AGE; keep a healthy one (CELERY_DB_REUSE_MAX)."""
     close_old_connections()
 
+
 _stopping = threading.Event()
 
 

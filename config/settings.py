@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "clients",
     "machines",
     "runtime",
+    "designer",  # the admin: on top of machines and runtime
 ]
 
 MIDDLEWARE = [

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import httpcore
 import httpx
 
-from runtime.callback_urls import address_problem, url_problem
+from machines.callback_urls import address_problem, url_problem
 
 logger = logging.getLogger(__name__)
 

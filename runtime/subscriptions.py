@@ -5,8 +5,8 @@ from django.db import transaction
 
 from clients.access import visible
 from config.exceptions import NotFound, ValidationError
+from machines.callback_urls import url_problem
 from machines.models import Flow
-from runtime.callback_urls import url_problem
 from runtime.models import Subscription
 from runtime.selectors import subscription_get
 

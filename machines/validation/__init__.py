@@ -21,7 +21,7 @@ Functions designer would expect:
 - FIELD_IGNORED (warning): a field the engine never reads where it stands: case fields on a
   transition from a normal state, and a guard, show condition or role on a choice branch
   (routing reads only case conditions). Usually a designer meant the other kind of field.
-- Action URLs are checked with the HTTP wrapper's own policy (runtime/callback_urls.py):
+- Action URLs are checked with the HTTP wrapper's own policy (machines/callback_urls.py):
   ACTION_URL_INVALID for a malformed URL or an address never called (link-local, cloud
   metadata, unspecified, multicast), ACTION_HOST_NOT_ALLOWED for a host off
   CALLBACK_ALLOWED_HOSTS. An empty allow-list allows nothing.

@@ -3,6 +3,7 @@
 import re
 from collections.abc import Collection
 
+from machines.callback_urls import url_problem
 from machines.definition import Definition
 from machines.validation.problems import (
     Problem,
@@ -11,7 +12,6 @@ from machines.validation.problems import (
     on_transition,
     states_by_value,
 )
-from runtime.callback_urls import url_problem
 
 _ROLE_CODE = re.compile(r"-?\d+")
 

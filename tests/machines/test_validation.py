@@ -2,9 +2,9 @@ import json
 
 import pytest
 
+from machines.callback_urls import url_problem
 from machines.validation import Problem, Report, validate
 from rules import ExpressionSyntaxError, compile_expression
-from runtime.callback_urls import url_problem
 from tests.machines.builders import (
     EXAMPLE_NAMES,
     branch,

@@ -110,7 +110,7 @@ def test_operators_see_refused_submissions_of_their_flows_in_the_admin(instance,
 
     from machines.models import Flow
     from runtime.tasks import submit_event
-    from tests.machines.admin_helpers import staff_user
+    from tests.designer.admin_helpers import staff_user
 
     submit_event(_payload(None))  # names design-example
     submit_event(_payload(None, flow="audit"))

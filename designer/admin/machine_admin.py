@@ -3,7 +3,7 @@
 The forms and inline formsets only validate; the save turns them into one seed document and
 hands it to machines.services (machine_create or machine_replace), so the admin writes
 exactly what the API would, in one transaction. Frozen versions are read-only; lifecycle
-steps live on extra pages (machines/admin/pages.py).
+steps live on extra pages (designer/admin/pages.py).
 """
 
 from django.contrib import admin, messages
@@ -16,12 +16,12 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from config.exceptions import PlatformError
+from designer.admin import pages
+from designer.admin.display import STATUS_LABELS, machine_report, problems_by_place
+from designer.admin.forms import MachineForm, StateForm, TransitionForm
+from designer.admin.scoping import FLOW_FILTER, FlowScopedAdmin
+from designer.admin.steps import available_steps
 from machines import services
-from machines.admin import pages
-from machines.admin.display import STATUS_LABELS, machine_report, problems_by_place
-from machines.admin.forms import MachineForm, StateForm, TransitionForm
-from machines.admin.scoping import FLOW_FILTER, FlowScopedAdmin
-from machines.admin.steps import available_steps
 from machines.interchange import NO, YES
 from machines.models import Machine, State, Transition
 

@@ -17,16 +17,16 @@ from django.urls import reverse
 from django.utils.translation import gettext
 
 from config.exceptions import PlatformError, ValidationError
-from machines import selectors, services
-from machines.admin.display import (
+from designer.admin.display import (
     STATUS_LABELS,
     expression_checks,
     highlighted_mermaid,
     machine_report,
     table_rows,
 )
-from machines.admin.forms import ImportForm
-from machines.admin.steps import STEPS, available_steps, may
+from designer.admin.forms import ImportForm
+from designer.admin.steps import STEPS, available_steps, may
+from machines import selectors, services
 from machines.diagrams import render_mermaid
 from machines.interchange import parse_json
 from machines.models import Machine

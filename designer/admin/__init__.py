@@ -7,7 +7,7 @@ simulator, lifecycle steps, import and export).
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from machines.admin import (  # noqa: F401 - registers
+from designer.admin import (  # noqa: F401 - registers
     flow_admin,
     instance_admin,
     machine_admin,

@@ -3,7 +3,7 @@ says its events vanish (a broker sender gets no answer to read the error from)."
 
 from django.contrib import admin
 
-from machines.admin.scoping import FLOW_FILTER, FlowScopedAdmin
+from designer.admin.scoping import FLOW_FILTER, FlowScopedAdmin
 from runtime.models import RefusedSubmission
 
 

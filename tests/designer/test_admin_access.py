@@ -11,7 +11,7 @@ from machines.models import Flow, Machine
 from runtime.models import EventRecord
 from runtime.services import instance_create
 from tests.conftest import example_seed
-from tests.machines.admin_helpers import DESIGNER_PERMISSIONS, draft, staff_user
+from tests.designer.admin_helpers import DESIGNER_PERMISSIONS, draft, staff_user
 from tests.runtime.helpers import online
 
 pytestmark = pytest.mark.django_db

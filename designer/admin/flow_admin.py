@@ -12,10 +12,10 @@ from django.urls import path, reverse
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from designer.admin.display import STATE_FIELD_NAMES, STATUS_LABELS, TRANSITION_FIELD_NAMES
+from designer.admin.forms import DiffForm
+from designer.admin.scoping import FlowScopedAdmin
 from machines import selectors, services
-from machines.admin.display import STATE_FIELD_NAMES, STATUS_LABELS, TRANSITION_FIELD_NAMES
-from machines.admin.forms import DiffForm
-from machines.admin.scoping import FlowScopedAdmin
 from machines.diffs import definition_diff
 from machines.models import Flow, Machine
 

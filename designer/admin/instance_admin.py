@@ -12,9 +12,9 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from config.exceptions import PlatformError
+from designer.admin.display import STATUS_LABELS, highlighted_mermaid
+from designer.admin.scoping import FLOW_FILTER, FlowScopedAdmin
 from machines import selectors
-from machines.admin.display import STATUS_LABELS, highlighted_mermaid
-from machines.admin.scoping import FLOW_FILTER, FlowScopedAdmin
 from runtime.async_events import event_replay
 from runtime.models import EventRecord, Instance
 

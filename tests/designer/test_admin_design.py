@@ -5,7 +5,7 @@ from django.urls import reverse
 
 from machines import services
 from machines.models import Flow, Machine
-from tests.machines.admin_helpers import (
+from tests.designer.admin_helpers import (
     DESIGNER_PERMISSIONS,
     definition_post,
     draft,

@@ -5,7 +5,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from config.exceptions import ValidationError
-from machines.admin.display import STATUS_LABELS
+from designer.admin.display import STATUS_LABELS
 from machines.exceptions import MachineChanged
 from machines.interchange import VERSION_MAX, parse_json
 from machines.models import Flow, Machine, State, Transition
