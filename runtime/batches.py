@@ -32,9 +32,8 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import psycopg
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -42,7 +41,7 @@ from config.exceptions import PlatformError
 from rules import RuleError, request_budget
 from runtime import async_events, outbox, timers
 from runtime.apply import decide, has_actions, record_done
-from runtime.fastpath import InstanceRow, _dumps, _json, execute, instance_row
+from runtime.fastpath import InstanceRow, _dumps, _json, execute, execute_all, instance_row
 from runtime.models import Attempt, EventRecord
 from runtime.queue import wake_workers
 from runtime.simulation import error_body
@@ -54,32 +53,41 @@ INSTANCES = 32  # instances per claim: a full claim wakes another worker to shar
 RUN = 50  # events of one instance per claim
 TASK_SECONDS = 10.0  # then the task hands the rest to a new wake-up (time limits, fairness)
 
-# The oldest instances whose oldest pending event is due; DISTINCT ON walks event_pending_idx.
-CANDIDATES = """
+# The oldest instances whose oldest pending event is due: accepted events (event_queue_idx)
+# and leases run out (event_due_idx), oldest first, each the head of its instance's line
+# (an event_pending_idx probe). A plan per index, whatever the statistics say: see the model.
+# A scalar subquery, not NOT EXISTS: that would become an anti-join, which a planner that
+# expects one pending row may run as a scan of the whole index per candidate.
+HEAD = """e.id = (SELECT min(p.id) FROM runtime_eventrecord p
+                WHERE p.instance_id = e.instance_id AND p.status IN ('accepted', 'processing'))"""
+CANDIDATES = f"""
 SELECT i.id FROM runtime_instance i
  WHERE i.id IN (
    SELECT h.instance_id FROM (
-     SELECT DISTINCT ON (e.instance_id) e.instance_id, e.id, e.next_attempt_at
-       FROM runtime_eventrecord e WHERE e.status IN ('accepted', 'processing')
-      ORDER BY e.instance_id, e.id) h
-    WHERE h.next_attempt_at IS NULL OR h.next_attempt_at <= %(now)s
-    ORDER BY h.id LIMIT %(limit)s)
+     (SELECT e.id, e.instance_id FROM runtime_eventrecord e
+       WHERE e.status = 'accepted' AND (e.next_attempt_at IS NULL OR e.next_attempt_at <= %(now)s)
+         AND {HEAD}
+       ORDER BY e.id LIMIT %(limit)s)
+     UNION ALL
+     (SELECT e.id, e.instance_id FROM runtime_eventrecord e
+       WHERE e.status = 'processing' AND e.next_attempt_at <= %(now)s AND {HEAD}
+       ORDER BY e.id LIMIT %(limit)s)
+   ) h ORDER BY h.id LIMIT %(limit)s)
  FOR NO KEY UPDATE OF i SKIP LOCKED
 """
 
 # Run after CANDIDATES in the same transaction: its snapshot sees every claim committed
-# before our locks were granted, so the head check holds on current rows.
+# before our locks were granted, so the head check holds on current rows. Per instance, its
+# first RUN pending events in order (event_pending_idx), if the first one is due.
 CLAIM = """
-WITH pending AS (
-  SELECT e.id, e.instance_id, e.next_attempt_at,
-         row_number() OVER (PARTITION BY e.instance_id ORDER BY e.id) AS n
-    FROM runtime_eventrecord e
-   WHERE e.instance_id = ANY(%(ids)s) AND e.status IN ('accepted', 'processing')
-), run AS (
-  SELECT p.id FROM pending p
-   WHERE p.n <= %(run)s AND EXISTS (
-     SELECT 1 FROM pending h WHERE h.instance_id = p.instance_id AND h.n = 1
-        AND (h.next_attempt_at IS NULL OR h.next_attempt_at <= %(now)s))
+WITH run AS (
+  SELECT p.id FROM unnest(%(ids)s::bigint[]) AS x(id)
+  CROSS JOIN LATERAL (
+    SELECT e.id, first_value(e.next_attempt_at) OVER (ORDER BY e.id) AS head_due
+      FROM runtime_eventrecord e
+     WHERE e.instance_id = x.id AND e.status IN ('accepted', 'processing')
+     ORDER BY e.id LIMIT %(run)s) p
+   WHERE p.head_due IS NULL OR p.head_due <= %(now)s
 ), claimed AS (
   UPDATE runtime_eventrecord e SET status = 'processing', next_attempt_at = %(lease)s
     FROM run WHERE e.id = run.id
@@ -128,10 +136,14 @@ WITH upd AS (
 SELECT count(*) FROM upd
 """
 
+# Accepted and not retrying (a lease is never NULL), per instance on event_pending_idx; a
+# scalar subquery per instance for the reason given at HEAD.
 MEANWHILE = """
-SELECT EXISTS (SELECT 1 FROM runtime_eventrecord
-                WHERE instance_id = ANY(%(ids)s) AND status = 'accepted'
-                  AND next_attempt_at IS NULL)
+SELECT EXISTS (
+  SELECT 1 FROM unnest(%(ids)s::bigint[]) AS x(id)
+   WHERE (SELECT e.id FROM runtime_eventrecord e
+           WHERE e.instance_id = x.id AND e.status IN ('accepted', 'processing')
+             AND e.next_attempt_at IS NULL LIMIT 1) IS NOT NULL)
 """
 
 RELEASE = """
@@ -206,10 +218,10 @@ def claim(*, limit: int = INSTANCES) -> list[tuple[InstanceRow, list["Claimed"]]
     now = timezone.now()
     lease = now + timedelta(seconds=settings.ASYNC_LEASE_SECONDS)
     with transaction.atomic():
-        ids = [row[0] for row in _rows(CANDIDATES, {"now": now, "limit": limit})]
+        ids = [row[0] for row in execute_all(CANDIDATES, {"now": now, "limit": limit})]
         if not ids:
             return []
-        rows = _rows(CLAIM, {"ids": ids, "now": now, "lease": lease, "run": RUN})
+        rows = execute_all(CLAIM, {"ids": ids, "now": now, "lease": lease, "run": RUN})
     runs: dict[int, tuple[InstanceRow, list[Claimed]]] = {}  # oldest first, by first event
     for row in rows:
         instance_id = row[1]
@@ -342,12 +354,3 @@ def _timed(compiled, decision) -> bool:
     """Whether the path leaves or enters a state with timed transitions (timer rows to write)."""
     states = (compiled.states[decision.from_state], compiled.states[decision.to_state])
     return any(t.timer_seconds for state in states for t in state.events)
-
-
-def _rows(sql: str, params: dict) -> list[tuple]:
-    """All rows of a statement run on Django's connection, in its transaction."""
-    db = connections[DEFAULT_DB_ALIAS]
-    db.ensure_connection()
-    with db.wrap_database_errors, psycopg.Cursor(db.connection) as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()

@@ -220,8 +220,15 @@ def execute(sql: str, params: dict) -> tuple | None:
     return _execute(sql, params)
 
 
-def _execute(sql: str, params: dict) -> tuple | None:
-    """Run a prepared statement in Django's transaction and return its one row.
+def execute_all(sql: str, params: dict) -> list[tuple]:
+    """execute, for a statement of many rows: all of them."""
+    connections[DEFAULT_DB_ALIAS].ensure_connection()
+    return _execute(sql, params, rows=True)
+
+
+def _execute(sql: str, params: dict, *, rows: bool = False):
+    """Run a prepared statement in Django's transaction and return its one row (or, with
+    `rows`, all of them).
 
     Django's errors (a lock timeout is an OperationalError) and Django's query log (DEBUG and
     CaptureQueriesContext see the statement like any other).
@@ -239,10 +246,10 @@ def _execute(sql: str, params: dict) -> tuple | None:
     # A server-binding cursor, so that the statement can be prepared.
     with db.wrap_database_errors, psycopg.Cursor(raw) as cursor:
         cursor.execute(sql, params, prepare=True)
-        row = cursor.fetchone()
+        found = cursor.fetchall() if rows else cursor.fetchone()
     if db.queries_logged:
         db.queries_log.append({"sql": sql, "time": f"{time.monotonic() - start:.3f}"})
-    return row
+    return found
 
 
 def _json(value):

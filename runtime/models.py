@@ -78,9 +78,16 @@ class EventRecord(models.Model):
                 condition=Q(status__in=["accepted", "processing"]),
                 name="event_pending_idx",
             ),
-            models.Index(
+            # Each query of the queue is served by one of these partial indexes and can use
+            # no other (their conditions do not imply each other's), whatever the statistics
+            # of the moment say: a queue's pending set is often empty at ANALYZE time, and a
+            # plan that scans every pending event per claim is quadratic under a backlog.
+            models.Index(  # the oldest accepted events first: where a claim looks for work
+                fields=["id"], condition=Q(status="accepted"), name="event_queue_idx"
+            ),
+            models.Index(  # leases and retries by their due time: the sweeper, expired leases
                 fields=["next_attempt_at"],
-                condition=Q(status__in=["accepted", "processing"]),
+                condition=Q(status__in=["accepted", "processing"], next_attempt_at__isnull=False),
                 name="event_due_idx",
             ),
         ]
