@@ -61,9 +61,12 @@ INSTALLED_APPS = [
     "machines",
     "runtime",
     "designer",  # the admin: on top of machines and runtime
+    "operations",  # /healthz, /readyz, /metrics; the workers' heartbeat and log lines
 ]
 
 MIDDLEWARE = [
+    "operations.middleware.ProbeMiddleware",  # first: probes by address over plain HTTP
+    "config.logs.RequestIdMiddleware",  # X-Request-ID, in every log line of the request
     "django.middleware.security.SecurityMiddleware",
     "config.middleware.ApiInputMiddleware",  # NUL in an /api/ path or query: 400, not a 500
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -234,9 +237,30 @@ ASYNC_RETRY_BASE_SECONDS = env.float("ASYNC_RETRY_BASE_SECONDS", default=2.0)
 ASYNC_RETRY_MAX_SECONDS = env.float("ASYNC_RETRY_MAX_SECONDS", default=300.0)
 ASYNC_LEASE_SECONDS = env.int("ASYNC_LEASE_SECONDS", default=90)
 
+# /metrics: with a token, only `Authorization: Bearer <METRICS_TOKEN>`; without, loopback only.
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+
+# "json": one JSON object per line (time, level, logger, message, request/instance/event ids);
+# anything else: plain text. Celery's INFO lines about each routine sweep are DEBUG.
+LOG_FORMAT = env("LOG_FORMAT", default="text")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {
+        "ids": {"()": "config.logs.ContextFilter"},
+        "quiet_sweep": {"()": "config.logs.QuietSweepFilter"},
+    },
+    "formatters": {"json": {"()": "config.logs.json_formatter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["ids"],
+            **({"formatter": "json"} if LOG_FORMAT == "json" else {}),
+        }
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        name: {"filters": ["quiet_sweep"]}
+        for name in ("celery.beat", "celery.worker.strategy", "celery.app.trace")
+    },
 }
