@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
+from django.core.signals import request_finished
 from pythonjsonlogger.json import JsonFormatter
 
 IDS = ("request_id", "instance_id", "event_id")
@@ -94,14 +95,24 @@ def _request_id(request) -> str:
 
 
 class RequestIdMiddleware:
-    """Give each request an id (its X-Request-ID, or a new one) for its log records and answer."""
+    """Give each request an id (its X-Request-ID, or a new one) for its log records and answer.
+
+    The id stays set until the request finishes, not just while the middleware runs: Django
+    logs a 4xx or 5xx answer (django.request) after the middleware chain returns, and
+    gunicorn writes its access line later still.
+    """
 
     def __init__(self, get_response):
         self.get_response = get_response
+        request_finished.connect(_request_finished, dispatch_uid="statecenter_request_id")
 
     def __call__(self, request):
         request_id = _request_id(request)
-        with log_context(request_id=request_id):
-            response = self.get_response(request)
+        _ids.set({"request_id": request_id})
+        response = self.get_response(request)
         response["X-Request-ID"] = request_id
         return response
+
+
+def _request_finished(**kwargs) -> None:
+    _ids.set(None)

@@ -260,7 +260,11 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {
-        name: {"filters": ["quiet_sweep"]}
-        for name in ("celery.beat", "celery.worker.strategy", "celery.app.trace")
+        # Django's own console handler (DEBUG only) would write each of its lines twice.
+        "django": {"level": "INFO"},
+        **{
+            name: {"filters": ["quiet_sweep"]}
+            for name in ("celery.beat", "celery.worker.strategy", "celery.app.trace")
+        },
     },
 }
