@@ -28,6 +28,11 @@ cat <<TXT
 
 TXT
 
+# Metrics of the web and worker processes, summed by /metrics: one folder for this machine,
+# emptied at each start (left-over files would count processes that are gone).
+export PROMETHEUS_MULTIPROC_DIR="${PROMETHEUS_MULTIPROC_DIR:-$PWD/var/metrics}"
+rm -rf "$PROMETHEUS_MULTIPROC_DIR" && mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+
 trap 'trap - INT TERM EXIT; kill 0 2>/dev/null' INT TERM EXIT
 $BIN/celery -A config worker --beat --loglevel=INFO --concurrency=2 \
   --schedule var/celerybeat-schedule &
