@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from django.utils import timezone
 
 from clients.access import GRANT_SQL
-from runtime.fastpath import _dumps, execute
+from runtime.statements import execute, json_text
 
 _INSERT = """
   INSERT INTO runtime_eventrecord (instance_id, event, role, context, request_id, fingerprint,
@@ -71,7 +71,7 @@ def accept_statement(record, *, user_id, instance_id=None, flow=None, business_k
     params = {
         "event": record.event,
         "role": record.role,
-        "context": _dumps(record.context),
+        "context": json_text(record.context),
         "request_id": record.request_id,
         "fingerprint": record.fingerprint,
         "now": timezone.now(),

@@ -41,10 +41,11 @@ from config.exceptions import PlatformError
 from rules import RuleError, request_budget
 from runtime import async_events, outbox, timers
 from runtime.apply import decide, has_actions, record_done
-from runtime.fastpath import InstanceRow, _dumps, _json, execute, execute_all, instance_row
+from runtime.fastpath import InstanceRow, instance_row
 from runtime.models import Attempt, EventRecord
 from runtime.queue import wake_workers
 from runtime.simulation import error_body
+from runtime.statements import execute, execute_all, json_text, json_value
 
 logger = logging.getLogger(__name__)
 PROCESSING = EventRecord.Status.PROCESSING
@@ -228,7 +229,7 @@ def claim(*, limit: int = INSTANCES) -> list[tuple[InstanceRow, list["Claimed"]]
         if instance_id not in runs:
             runs[instance_id] = (instance_row(instance_id, row[9:]), [])
         runs[instance_id][1].append(
-            Claimed(row[0], instance_id, row[2], row[3], _json(row[4]), *row[5:9], lease=lease)
+            Claimed(row[0], instance_id, row[2], row[3], json_value(row[4]), *row[5:9], lease=lease)
         )
     return list(runs.values())
 
@@ -297,11 +298,11 @@ def _write(instance, record: Claimed, decision, merged: dict, counts: dict, now)
             "revision": instance.revision,
             "next_revision": instance.revision + 1,
             "state": decision.to_state,
-            "new_context": _dumps(merged),
-            "event_counts": _dumps(counts),
-            "result": _dumps(record.result),
+            "new_context": json_text(merged),
+            "event_counts": json_text(counts),
+            "result": json_text(record.result),
             "request_id": record.request_id,
-            "hops": _dumps(hops),
+            "hops": json_text(hops),
             "now": now,
         },
     )

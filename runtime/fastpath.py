@@ -18,21 +18,16 @@ inside the caller's `transaction.atomic()`, so they share its transaction; psyco
 are turned into Django's (a lock timeout stays an OperationalError: 409 INSTANCE_BUSY).
 """
 
-import json
-import time
 from dataclasses import dataclass
 from datetime import datetime
 
-import psycopg
-from django.db import DEFAULT_DB_ALIAS, connections
 from django.utils import timezone
 
 from clients.access import GRANT_SQL, grant_user_id
 from config.exceptions import NotFound
 from runtime import outbox, timers
 from runtime.apply import decide_and_act, event_outcome
-
-NEVER_BY_COUNT = 2**31 - 1  # psycopg's prepare_threshold: only prepare=True statements
+from runtime.statements import json_text, json_value, run_prepared
 
 # The replay record is joined on the requestId (NULL joins nothing); the pending count uses
 # the partial index event_pending_idx. FOR UPDATE OF i locks the instance row only. The
@@ -148,7 +143,7 @@ def lock_instance(instance_id: int, request_id: str | None, user=None):
     fingerprint and result. An instance of a flow `user` may not see is NotFound.
     """
     params = {"id": instance_id, "request_id": request_id, "user_id": grant_user_id(user)}
-    row = _execute(LOCK, params)
+    row = run_prepared(LOCK, params)
     if row is None:
         raise NotFound(f"No instance with id {instance_id}.", {"instanceId": instance_id})
     instance = instance_row(instance_id, row[:12])
@@ -160,7 +155,7 @@ def lock_instance(instance_id: int, request_id: str | None, user=None):
             pk=replay_id,
             request_id=request_id,
             fingerprint=replay_fingerprint,
-            result=_json(replay_result),
+            result=json_value(replay_result),
         )
     return instance, replay, pending
 
@@ -173,8 +168,8 @@ def instance_row(instance_id: int, row: tuple) -> InstanceRow:
         pk=instance_id,
         business_key=business_key,
         state=state,
-        context=_json(context),
-        event_counts=_json(counts),
+        context=json_value(context),
+        event_counts=json_value(counts),
         revision=revision,
         created_at=created_at,
         flow=FlowRow(pk=flow_id, code=flow_code, has_subscribers=has_subscribers),
@@ -189,22 +184,22 @@ def apply_event(instance: InstanceRow, record: SyncEvent) -> dict:
     record.created_at = now
     counts = {**instance.event_counts, record.event: instance.event_counts.get(record.event, 0) + 1}
     hops = [[h.event, h.from_state, h.to_state, h.transition.id] for h in decision.hops]
-    (record.pk,) = _execute(
+    (record.pk,) = run_prepared(
         WRITE,
         {
             "id": instance.pk,
             "event": record.event,
             "role": record.role,
-            "context": _dumps(record.context),
+            "context": json_text(record.context),
             "request_id": record.request_id,
             "fingerprint": record.fingerprint,
-            "result": _dumps(record.result),
+            "result": json_text(record.result),
             "now": now,
             "expected_state": record.expected_state,
-            "hops": _dumps(hops),
+            "hops": json_text(hops),
             "state": decision.to_state,
-            "new_context": _dumps(merged),
-            "event_counts": _dumps(counts),
+            "new_context": json_text(merged),
+            "event_counts": json_text(counts),
             "revision": instance.revision + 1,
         },
     )
@@ -212,50 +207,3 @@ def apply_event(instance: InstanceRow, record: SyncEvent) -> dict:
     timers.timers_rearm(instance=instance, compiled=compiled, decision=decision, now=now)
     outbox.transition_notify(instance=instance, record=record, decision=decision, now=now)
     return event_outcome(record)
-
-
-def execute(sql: str, params: dict) -> tuple | None:
-    """_execute outside a transaction too: autocommit, where Django may not be connected yet."""
-    connections[DEFAULT_DB_ALIAS].ensure_connection()
-    return _execute(sql, params)
-
-
-def execute_all(sql: str, params: dict) -> list[tuple]:
-    """execute, for a statement of many rows: all of them."""
-    connections[DEFAULT_DB_ALIAS].ensure_connection()
-    return _execute(sql, params, rows=True)
-
-
-def _execute(sql: str, params: dict, *, rows: bool = False):
-    """Run a prepared statement in Django's transaction and return its one row (or, with
-    `rows`, all of them).
-
-    Django's errors (a lock timeout is an OperationalError) and Django's query log (DEBUG and
-    CaptureQueriesContext see the statement like any other).
-    """
-    start = time.monotonic()
-    # The wrapper itself, not django.db.connection: every attribute read through that proxy
-    # is a context-local lookup, and this runs on every event.
-    db = connections[DEFAULT_DB_ALIAS]
-    raw = db.connection
-    if raw.prepare_threshold is None:
-        # Django connects with prepare_threshold=None unless OPTIONS set one, and psycopg then
-        # prepares nothing, prepare=True included. A threshold no statement reaches prepares
-        # ours only: Django's own cursors bind on the client and are never prepared.
-        raw.prepare_threshold = NEVER_BY_COUNT
-    # A server-binding cursor, so that the statement can be prepared.
-    with db.wrap_database_errors, psycopg.Cursor(raw) as cursor:
-        cursor.execute(sql, params, prepare=True)
-        found = cursor.fetchall() if rows else cursor.fetchone()
-    if db.queries_logged:
-        db.queries_log.append({"sql": sql, "time": f"{time.monotonic() - start:.3f}"})
-    return found
-
-
-def _json(value):
-    # Django registers jsonb to load as text on its connections (its JSONField decodes it).
-    return json.loads(value) if isinstance(value, str) else value
-
-
-def _dumps(value) -> str:
-    return json.dumps(value)  # as Django's JSONField encodes (its default encoder)

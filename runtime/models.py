@@ -188,8 +188,12 @@ class Delivery(models.Model):
             models.Index(
                 fields=["stream", "id"], condition=Q(status="pending"), name="delivery_stream_idx"
             ),
+            # Only for queries that name a due time, so a stream's head is always looked up
+            # on delivery_stream_idx (see EventRecord's indexes for why that matters).
             models.Index(
-                fields=["next_attempt_at"], condition=Q(status="pending"), name="delivery_due_idx"
+                fields=["next_attempt_at"],
+                condition=Q(status="pending", next_attempt_at__isnull=False),
+                name="delivery_due_idx",
             ),
         ]
 

@@ -4,20 +4,33 @@ Subscribers hear of every committed hop into a state they watch; an async event'
 `callbackUrl` hears its outcome or error. Each delivery belongs to a stream (a subscription
 and an instance, or an event); a stream's deliveries go out oldest first, each one retried
 with backoff until it is delivered or out of attempts. Every try is an Attempt row.
+
+Sending is shared like applying (runtime/batches.py): a wake-up (`runtime.send_ready`) says
+there are due deliveries, and the worker that takes it leases the heads of many streams at
+once (on PostgreSQL one statement, `FOR UPDATE SKIP LOCKED`, so workers split them), calls
+them side by side on SENDERS threads through the process's pooled HTTP client, records the
+delivered ones together, and leases more heads as calls end. Only a stream's oldest pending
+delivery is ever leased, so a stream has one call in flight and its order holds, while
+different streams go out in parallel.
 """
 
 import logging
+import os
 import random
+import time
 import uuid
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Min
 from django.utils import timezone
 
-from runtime.http import CallbackError, post_json
+from runtime.http import CallbackError, CallbackResult, post_json
 from runtime.models import Attempt, Delivery, EventRecord, Subscription
-from runtime.queue import enqueue_stream
+from runtime.queue import wake_senders
+from runtime.statements import execute, execute_all, json_value
 
 logger = logging.getLogger(__name__)
 
@@ -54,8 +67,7 @@ def transition_notify(*, instance, record: EventRecord, decision, now) -> None:
         deliveries.append(result_delivery(record, now))
     if deliveries:
         Delivery.objects.bulk_create(deliveries)
-        for stream in {d.stream for d in deliveries}:
-            enqueue_stream(stream)
+        wake_senders()
 
 
 def result_delivery(record: EventRecord, now) -> Delivery:
@@ -71,9 +83,8 @@ def result_delivery(record: EventRecord, now) -> Delivery:
 def result_notify(record: EventRecord) -> None:
     """Store and send the result callback of an event that failed (a done one goes with it)."""
     if record.callback_url:
-        delivery = result_delivery(record, timezone.now())
-        delivery.save()
-        enqueue_stream(delivery.stream)
+        result_delivery(record, timezone.now()).save()
+        wake_senders()
 
 
 def _delivery(stream: str, url: str, payload: dict, now) -> Delivery:
@@ -86,49 +97,148 @@ def _delivery(stream: str, url: str, payload: dict, now) -> Delivery:
     )
 
 
-def deliveries_send(*, stream: str) -> None:
-    """Send a stream's due deliveries oldest first; stop at one that must wait."""
-    while (delivery := _claim(stream)) is not None:
-        if not _send(delivery):
-            return
+SENDERS = 16  # calls in flight per worker process, each to a different stream
+REFILL_AT = SENDERS // 2  # claim more heads when no more calls than this are in flight
+PAUSE = 0.05  # seconds between looks for new heads while every call in flight is slow
+TASK_SECONDS = 10.0  # then the task stops claiming and hands the rest to a new wake-up
+
+# The due heads of the oldest streams, leased: attempts + 1 and next_attempt_at the lease's
+# end, so no other claimer sees them as due, and the stream's next delivery waits for them.
+CLAIM = """
+WITH heads AS (
+  SELECT d.id FROM runtime_delivery d
+   WHERE d.status = 'pending' AND d.next_attempt_at <= %(now)s
+     AND d.id = (SELECT min(p.id) FROM runtime_delivery p
+                  WHERE p.stream = d.stream AND p.status = 'pending')
+   ORDER BY d.next_attempt_at LIMIT %(limit)s
+     FOR UPDATE SKIP LOCKED
+)
+UPDATE runtime_delivery d SET attempts = d.attempts + 1, next_attempt_at = %(lease)s
+  FROM heads WHERE d.id = heads.id
+RETURNING d.id, d.stream, d.url, d.payload, d.webhook_id, d.subscription_id, d.attempts
+"""
+
+DELIVERED = """
+WITH sent AS (
+  SELECT * FROM unnest(%(ids)s::bigint[], %(statuses)s::integer[]) AS s(id, status)
+), done AS (
+  UPDATE runtime_delivery d SET status = 'delivered', finished_at = %(now)s
+    FROM sent WHERE d.id = sent.id AND d.status = 'pending'
+), tried AS (
+  INSERT INTO runtime_attempt (event_record_id, delivery_id, at, status, error)
+  SELECT NULL, sent.id, %(now)s, sent.status, '' FROM sent
+)
+SELECT count(*) FROM sent
+"""
 
 
-def _claim(stream: str) -> Delivery | None:
-    """The stream's oldest pending delivery, leased to this worker, if it is due."""
-    with transaction.atomic():
-        delivery = (
-            Delivery.objects.select_for_update()
-            .filter(stream=stream, status=Delivery.Status.PENDING)
-            .order_by("id")
-            .first()
+def deliveries_send_ready(*, seconds: float = TASK_SECONDS) -> int:
+    """Send due deliveries until none is due and none in flight; how many were tried.
+
+    Calls go out on SENDERS threads. While they are in flight, new heads are claimed as
+    calls end, so a slow receiver holds a thread, not the other streams: a stream that
+    becomes due meanwhile is sent within PAUSE by the same worker.
+    """
+    deadline = time.monotonic() + seconds
+    in_flight: dict[Future, Delivery] = {}
+    tried = 0
+    while True:
+        claiming = time.monotonic() < deadline
+        if claiming and len(in_flight) <= REFILL_AT:
+            room = SENDERS - len(in_flight)
+            batch = _claim_heads(room)
+            if len(batch) == room:
+                wake_senders()  # more is due than this worker takes: let another share it
+            in_flight.update((_senders().submit(_call, d), d) for d in batch)
+            tried += len(batch)
+        if not in_flight:
+            break
+        ended, _ = wait(in_flight, timeout=PAUSE, return_when=FIRST_COMPLETED)
+        _record([(in_flight.pop(call), call.result()) for call in ended])
+    if not claiming:
+        wake_senders()  # out of time with work left, perhaps: the next wake-up goes on
+    return tried
+
+
+def _claim_heads(limit: int) -> list[Delivery]:
+    """Lease the due heads of up to `limit` streams, oldest due first."""
+    now = timezone.now()
+    lease = now + timedelta(seconds=settings.ASYNC_LEASE_SECONDS)
+    if connection.vendor != "postgresql":
+        return _claim_heads_orm(limit, now, lease)
+    rows = execute_all(CLAIM, {"now": now, "lease": lease, "limit": limit})
+    return [
+        Delivery(
+            pk=pk,
+            stream=stream,
+            url=url,
+            payload=json_value(payload),
+            webhook_id=webhook_id,
+            subscription_id=subscription_id,
+            attempts=attempts,
+            next_attempt_at=lease,
         )
-        if delivery is None:
-            return None
-        now = timezone.now()
-        if delivery.next_attempt_at > now:  # backing off, or leased: the head of the line waits
-            enqueue_stream(stream, at=delivery.next_attempt_at)
-            return None
-        delivery.attempts += 1
-        delivery.next_attempt_at = now + timedelta(seconds=settings.ASYNC_LEASE_SECONDS)
-        delivery.save(update_fields=["attempts", "next_attempt_at"])
-        return delivery
+        for pk, stream, url, payload, webhook_id, subscription_id, attempts in sorted(rows)
+    ]
 
 
-def _send(delivery: Delivery) -> bool:
-    """Make one attempt and record it; True when the stream may go on to the next delivery."""
+def _claim_heads_orm(limit: int, now, lease) -> list[Delivery]:
+    """CLAIM on SQLite, whose one writer (an IMMEDIATE transaction) keeps claimers apart."""
+    pending = Delivery.objects.filter(status=Delivery.Status.PENDING)
+    heads = pending.values("stream").annotate(head=Min("id")).values("head")
+    with transaction.atomic():
+        batch = list(
+            pending.filter(pk__in=heads, next_attempt_at__lte=now).order_by("next_attempt_at")[
+                :limit
+            ]
+        )
+        for delivery in batch:
+            delivery.attempts += 1
+            delivery.next_attempt_at = lease
+        Delivery.objects.bulk_update(batch, ["attempts", "next_attempt_at"])
+    return batch
+
+
+def _record(ended: list[tuple[Delivery, CallbackResult | CallbackError]]) -> None:
+    """The delivered ones together; each failed one with its retry or its end."""
+    delivered = [(d, answer) for d, answer in ended if isinstance(answer, CallbackResult)]
+    now = timezone.now()
+    if delivered and connection.vendor == "postgresql":
+        ids, statuses = [d.pk for d, _ in delivered], [answer.status for _, answer in delivered]
+        execute(DELIVERED, {"ids": ids, "statuses": statuses, "now": now})
+    elif delivered:
+        with transaction.atomic():
+            Attempt.objects.bulk_create(
+                Attempt(delivery=d, status=answer.status) for d, answer in delivered
+            )
+            Delivery.objects.filter(pk__in=[d.pk for d, _ in delivered]).update(
+                status=Delivery.Status.DELIVERED, finished_at=now
+            )
+    for delivery, answer in ended:
+        if isinstance(answer, CallbackError):
+            _failed(delivery, answer)
+
+
+def _call(delivery: Delivery) -> CallbackResult | CallbackError:
     try:
-        result = post_json(delivery.url, delivery.payload, message_id=delivery.webhook_id)
+        return post_json(delivery.url, delivery.payload, message_id=delivery.webhook_id)
     except CallbackError as exc:
-        return _failed(delivery, exc)
-    with transaction.atomic():
-        Attempt.objects.create(delivery=delivery, status=result.status)
-        Delivery.objects.filter(pk=delivery.pk).update(
-            status=Delivery.Status.DELIVERED, finished_at=timezone.now()
-        )
-    return True
+        return exc
 
 
-def _failed(delivery: Delivery, exc: CallbackError) -> bool:
+_pool: tuple[int, ThreadPoolExecutor] | None = None
+
+
+def _senders() -> ThreadPoolExecutor:
+    """The process's sending threads, made again after a fork (threads do not fork)."""
+    global _pool
+    if _pool is None or _pool[0] != os.getpid():
+        _pool = (os.getpid(), ThreadPoolExecutor(SENDERS, thread_name_prefix="statecenter-send"))
+    return _pool[1]
+
+
+def _failed(delivery: Delivery, exc: CallbackError) -> None:
+    """Record a failed try: a retry after a backoff, or the end of the delivery."""
     now = timezone.now()
     gone = exc.status == 410
     with transaction.atomic():
@@ -140,11 +250,10 @@ def _failed(delivery: Delivery, exc: CallbackError) -> bool:
                 status=Delivery.Status.FAILED, finished_at=now
             )
             logger.warning("delivery %s failed for good: %s", delivery.webhook_id, exc.reason)
-            return True  # the stream goes on without it
+            return  # the stream goes on without it
         due = now + timedelta(seconds=retry_delay(delivery.attempts, exc.retry_after))
         Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=due)
-        enqueue_stream(delivery.stream, at=due)
-    return False
+        wake_senders(at=due)
 
 
 def retry_delay(attempts: int, retry_after: float | None = None) -> float:

@@ -3,11 +3,12 @@
 A lost message loses nothing: the work is already in the database and the sweeper
 (runtime/sweep.py) wakes the workers for anything due that nobody picked up.
 
-Async events share their wake-ups: the database is the queue of record, and a
-`runtime.process_ready` message only says "there is work"; the worker that takes it applies
-every ready event it finds, in batches. So a process sends at most one such message per
-WAKE_INTERVAL, from a thread of its own: the request that accepted an event never waits for
-the broker, and a burst of accepts costs one broker round trip, not one each.
+Async events and deliveries share their wake-ups: the database is the queue of record, and
+a `runtime.process_ready` (or `runtime.send_ready`) message only says "there is work"; the
+worker that takes it applies every ready event (sends every due delivery) it finds, in
+batches. So a process sends at most one such message of each kind per WAKE_INTERVAL, from a
+thread of its own: the request that accepted an event never waits for the broker, and a
+burst of accepts costs one broker round trip, not one each.
 """
 
 import logging
@@ -23,7 +24,7 @@ logger = logging.getLogger(__name__)
 
 PROCESS_INSTANCE = "runtime.process_instance"
 PROCESS_READY = "runtime.process_ready"
-SEND_DELIVERIES = "runtime.send_deliveries"
+SEND_READY = "runtime.send_ready"
 WAKE_INTERVAL = 0.02  # seconds: the most an accepted event waits for its wake-up to leave
 
 
@@ -33,10 +34,13 @@ def wake_workers(*, at=None) -> None:
     Without `at` the wake-up is shared with the others of this process (see WakeUps);
     with `at` (a retry's due time) it is its own message, delivered then.
     """
-    if at is None:
-        transaction.on_commit(_wake_ups.ring)
-    else:
-        transaction.on_commit(lambda: _send(PROCESS_READY, [], at))
+    _wake(_event_wake_ups, at)
+
+
+def wake_senders(*, at=None) -> None:
+    """Once the current transaction commits, have a worker send the due deliveries (at `at`,
+    or now, shared as wake_workers' are)."""
+    _wake(_delivery_wake_ups, at)
 
 
 def enqueue_instance(instance_id: int, *, at=None) -> None:
@@ -44,9 +48,11 @@ def enqueue_instance(instance_id: int, *, at=None) -> None:
     transaction.on_commit(lambda: _send(PROCESS_INSTANCE, [instance_id], at))
 
 
-def enqueue_stream(stream: str, *, at=None) -> None:
-    """Ask a worker to send a delivery stream's pending callbacks (at `at`, or now)."""
-    transaction.on_commit(lambda: _send(SEND_DELIVERIES, [stream], at))
+def _wake(wake_ups: "WakeUps", at) -> None:
+    if at is None:
+        transaction.on_commit(wake_ups.ring)
+    else:
+        transaction.on_commit(lambda: _send(wake_ups.task, [], at))
 
 
 class WakeUps:
@@ -55,7 +61,8 @@ class WakeUps:
     event committed before a ring is covered by a message sent after its commit.
     """
 
-    def __init__(self):
+    def __init__(self, task: str):
+        self.task = task
         self._pid = None
         self._lock = threading.Lock()
         self._rung = threading.Event()
@@ -71,20 +78,20 @@ class WakeUps:
                 return
             self._rung = threading.Event()
             thread = threading.Thread(target=self._run, args=(self._rung,), daemon=True)
-            thread.name = "statecenter-wake-ups"
+            thread.name = f"statecenter-wake-ups-{self.task}"
             thread.start()
             self._pid = os.getpid()
 
-    @staticmethod
-    def _run(rung: threading.Event) -> None:
+    def _run(self, rung: threading.Event) -> None:
         while True:
             rung.wait()
             rung.clear()
-            _send(PROCESS_READY, [], None)
+            _send(self.task, [], None)
             time.sleep(WAKE_INTERVAL)
 
 
-_wake_ups = WakeUps()
+_event_wake_ups = WakeUps(PROCESS_READY)
+_delivery_wake_ups = WakeUps(SEND_READY)
 
 
 def _send(task: str, args: list, at) -> None:

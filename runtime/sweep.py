@@ -12,11 +12,10 @@ from django.utils import timezone
 
 from runtime.async_events import event_accept
 from runtime.models import Delivery, EventRecord, Timer
-from runtime.queue import enqueue_stream, wake_workers
+from runtime.queue import wake_senders, wake_workers
 from runtime.services import PENDING
 
 STALE_AFTER = timedelta(seconds=5)  # an accepted event nobody claimed within this is woken
-BATCH = 500
 
 
 def sweep() -> dict:
@@ -65,8 +64,8 @@ def _wake_deliveries() -> int:
     due = Delivery.objects.filter(
         status=Delivery.Status.PENDING, next_attempt_at__lte=timezone.now() - STALE_AFTER
     )
-    streams = set(due.values_list("stream", flat=True)[:BATCH])
-    with transaction.atomic():
-        for stream in streams:
-            enqueue_stream(stream)
-    return len(streams)
+    # One shared wake-up, as for events: the worker that takes it sends every due head.
+    ready = due.exists()
+    if ready:
+        wake_senders()
+    return int(ready)

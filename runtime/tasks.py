@@ -30,9 +30,16 @@ def process_ready() -> int:
     return batches.events_process_ready()
 
 
+@shared_task(name="runtime.send_ready")
+def send_ready() -> int:
+    """A shared wake-up: send whatever deliveries are due, in batches."""
+    return outbox.deliveries_send_ready()
+
+
 @shared_task(name="runtime.send_deliveries")
 def send_deliveries(stream: str) -> None:
-    outbox.deliveries_send(stream=stream)
+    """What a worker of an earlier version asked for (one stream): now any due ones."""
+    outbox.deliveries_send_ready()
 
 
 @shared_task(name="runtime.sweep")

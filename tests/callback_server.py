@@ -22,6 +22,7 @@ class Received:
     path: str
     headers: dict[str, str]  # names in lower case
     body: bytes
+    at: float = field(default_factory=time.monotonic)  # when it arrived
 
     def json(self):
         """The body parsed as JSON."""
