@@ -2,8 +2,8 @@
 # The production install, end to end: a fresh venv with the project installed WITHOUT its dev
 # extras (as platform/compose.yaml's image is built), so a dependency that only the dev extras
 # bring in fails here and not in production. From that venv: migrate a scratch database, start
-# a worker, beat and gunicorn on Redis, apply an async event over REST, then stop each with
-# SIGTERM and require it gone within 10 s.
+# a worker, beat and gunicorn on Redis, apply an async event over REST, check /readyz and the
+# worker's heartbeat in /metrics, then stop each with SIGTERM and require it gone within 10 s.
 #   DATABASE_URL=postgres://... CELERY_BROKER_URL=redis://host:port/N bash platform/smoke-nodev.sh
 # PostgreSQL gets a scratch database on the same server (dropped at the end); anything else a
 # scratch SQLite file. Redis is used on database 15, so no other worker takes its messages.
@@ -45,6 +45,8 @@ mkdir "$tmp/project" && cp pyproject.toml "$tmp/project/"
 bin="$tmp/venv/bin"
 
 export ENV_FILE="$tmp/env" DEBUG=false HOST=127.0.0.1 WEB_CONCURRENCY=1
+export PROMETHEUS_MULTIPROC_DIR="$tmp/metrics"  # web and worker add up, as on a machine
+mkdir "$PROMETHEUS_MULTIPROC_DIR"
 bash platform/secrets.sh "$ENV_FILE" 2>/dev/null
 export CELERY_BROKER_URL="${CELERY_BROKER_URL%/*}/15"
 if [[ "${DATABASE_URL:-}" == postgres* ]]; then
@@ -126,6 +128,17 @@ def finished():
 record = within(60, "the event was not done", finished)
 assert record["status"] == "done", record
 print(f"event {record['id']} done; instance {instance['id']} is in {record['result']['state']}")
+
+site = api.removesuffix("/api/v1")
+with urllib.request.urlopen(f"{site}/readyz", timeout=10) as response:
+    assert response.status == 200, response.status
+def worker_beat():  # the worker's heartbeat, served by gunicorn from the shared folder
+    with urllib.request.urlopen(f"{site}/metrics", timeout=10) as response:
+        lines = response.read().decode().splitlines()
+    beat = [line for line in lines if line.startswith("statecenter_worker_last_task_")]
+    return beat and float(beat[0].split()[-1]) > 0
+within(10, "no worker heartbeat in /metrics", worker_beat)
+print("/readyz 200; /metrics has the worker's heartbeat")
 PY
 
 kill -0 "$beat" 2>/dev/null || fail "beat exited"
