@@ -40,7 +40,7 @@ def readyz(request) -> HttpResponse:
     """200 when the database answers, no migration is pending and the broker is reachable."""
     global _was_ready
     problems = readiness.problems()
-    if problems != {} and _was_ready is not False:
+    if problems and _was_ready is not False:
         logger.warning("not ready: %s", "; ".join(f"{k}: {v}" for k, v in problems.items()))
     elif not problems and _was_ready is False:
         logger.info("ready again")
