@@ -16,7 +16,6 @@ from contextvars import ContextVar
 from django.core.signals import request_finished
 from pythonjsonlogger.json import JsonFormatter
 
-IDS = ("request_id", "instance_id", "event_id")
 SWEEP_TASK = "runtime.sweep"
 # A request id is copied into logs and the answer: a bounded token, nothing that could forge
 # a log line or a header.
