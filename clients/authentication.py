@@ -1,8 +1,5 @@
 """Who a request is: API tokens (with failed checks counted) and the admin login's lockout."""
 
-import threading
-import time
-
 from axes.backends import AxesStandaloneBackend
 from axes.helpers import get_cool_off
 from django.conf import settings
@@ -11,15 +8,8 @@ from django.utils.translation import gettext
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
-from clients.selectors import token_shaped
+from clients.selectors import token_credentials
 from clients.throttles import auth_failure_counted
-
-# A token seen lately is trusted for this long in this process without a query: the event hot
-# path saves a three-table lookup per request. A revoked token works at most this much longer.
-TOKEN_TTL_SECONDS = 5.0
-_MAX_TOKENS = 10_000
-_seen: dict[str, tuple[float, tuple]] = {}
-_lock = threading.Lock()
 
 
 class ClientTokenAuthentication(TokenAuthentication):
@@ -33,29 +23,12 @@ class ClientTokenAuthentication(TokenAuthentication):
             raise
 
     def authenticate_credentials(self, key):
-        now = time.monotonic()
-        hit = _seen.get(key)
-        if hit is not None and hit[0] > now:
-            return hit[1]
-        if not token_shaped(key):  # NUL and the like would be a database error, not a 401
+        found = token_credentials(key)
+        if found is None:
             raise AuthenticationFailed("Invalid token.")
-        model = self.get_model()
-        token = model.objects.select_related("user", "user__api_client").filter(key=key).first()
-        if token is None:
-            raise AuthenticationFailed("Invalid token.")
-        if not token.user.is_active:
+        if not found[0].is_active:
             raise AuthenticationFailed("User inactive or deleted.")
-        with _lock:
-            if len(_seen) >= _MAX_TOKENS:
-                _seen.clear()
-            _seen[key] = (now + TOKEN_TTL_SECONDS, (token.user, token))
-        return token.user, token
-
-
-def forget_tokens() -> None:
-    """Drop the per-process token cache (tests that change a client's roles in place)."""
-    with _lock:
-        _seen.clear()
+        return found
 
 
 class LoginLockoutBackend(AxesStandaloneBackend):

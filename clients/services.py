@@ -3,8 +3,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from rest_framework.authtoken.models import Token
 
-from clients.authentication import forget_tokens
 from clients.models import ROLE_LIST, ApiClient, FlowGrant
+from clients.selectors import forget_tokens
 from machines.models import Flow
 
 

@@ -211,7 +211,11 @@ if CELERY_BROKER_URL == "filesystem://":
 CELERY_DB_REUSE_MAX = 1_000_000
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
-CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Each worker process holds up to 4 messages: a broker submission is one short statement, and
+# with one message at a time the processes spent most of their time waiting for the next one
+# (204 submissions/s against 385 with 4, bench data, 2 processes). What it costs: messages
+# held by a worker killed outright come back after the visibility timeout below.
+CELERY_WORKER_PREFETCH_MULTIPLIER = 4
 CELERY_TASK_SERIALIZER = CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True

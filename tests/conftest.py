@@ -63,7 +63,7 @@ def _require_redis():
 @pytest.fixture(autouse=True)
 def _fresh_token_cache():
     """Each test authenticates against its own database, not a token another test cached."""
-    from clients.authentication import forget_tokens
+    from clients.selectors import forget_tokens
 
     forget_tokens()
 

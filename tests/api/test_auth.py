@@ -94,7 +94,7 @@ def test_a_token_is_looked_up_once_then_served_from_the_process_cache(business):
 
 
 def test_a_deleted_token_stops_working_once_the_cache_forgets_it(business):
-    from clients.authentication import forget_tokens
+    from clients.selectors import forget_tokens
 
     assert business.get("/api/v1/instances/").status_code == 200
     Token.objects.all().delete()
