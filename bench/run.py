@@ -133,8 +133,12 @@ def _load(context: dict, step) -> None:
     small = data.clone_database(url, "bench_growth_1k")
     large = data.clone_database(url, "bench_growth_1m")
     ids = {
+        # One applied event each: the event table is then not empty when settle() takes
+        # its statistics, or PostgreSQL plans the foreign-key checks of every event insert
+        # as scans of a table it believes empty, slower with every event (REST sync fire ran
+        # at a third of its speed until autovacuum analysed the table again).
         "plain": data.load_instances(
-            url, template=templates["plain"], count=INSTANCES, prefix="p-"
+            url, template=templates["plain"], count=INSTANCES, prefix="p-", events=1
         ),
         "choice": data.load_instances(
             url, template=templates["choice"], count=INSTANCES, prefix="c-"
