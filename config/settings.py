@@ -231,6 +231,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 CELERY_BEAT_SCHEDULE = {
     "sweep": {"task": "runtime.sweep", "schedule": env.float("SWEEP_SECONDS", default=2.0)},
+    "history-rollup": {"task": "operations.history_rollup", "schedule": 60.0},  # admin counts
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
