@@ -22,7 +22,7 @@ that). Choice states keep an empty row: they are passed through, never rested in
 """
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from machines.definition import Definition, StateDef, TransitionDef
 
@@ -34,24 +34,35 @@ _KEYWORDS = frozenset(
 )
 
 
-def render_mermaid(definition: Definition) -> str:
-    """A Mermaid ``stateDiagram-v2``; choice states are ``<<choice>>`` with a note naming them."""
+def render_mermaid(
+    definition: Definition,
+    *,
+    state_notes: Mapping[str, str] | None = None,
+    edge_notes: Mapping[int, str] | None = None,
+) -> str:
+    """A Mermaid ``stateDiagram-v2``; choice states are ``<<choice>>`` with a note naming them.
+
+    `state_notes` (by state value) and `edge_notes` (by index in the transitions) add a text
+    after a state's title or an edge's label, such as the operations page's counts.
+    """
     ids = _diagram_ids(definition)
+    state_notes, edge_notes = state_notes or {}, edge_notes or {}
     lines = ["stateDiagram-v2"]
     for state in _all_states(definition):
-        node, title = ids[state.value], _mermaid_text(_title(state))
+        node = ids[state.value]
+        title = _mermaid_text(_noted(_title(state), state_notes.get(state.value)))
         if state.is_choice:
             lines.append(f"    state {node} <<choice>>")
             if title:
                 lines.append(f"    note right of {node} : {title}")
-        elif node != state.value or _has_desc(state):
+        elif node != state.value or _has_desc(state) or state.value in state_notes:
             lines.append(f'    state "{title}" as {node}')
         else:
             lines.append(f"    {node}")
     for value in _initial_values(definition):
         lines.append(f"    [*] --> {ids[value]}")
-    for t in definition.transitions:
-        label = _mermaid_text(_edge_label(definition, t))
+    for index, t in enumerate(definition.transitions):
+        label = _mermaid_text(_noted(_edge_label(definition, t), edge_notes.get(index)))
         lines.append(f"    {ids[t.source]} --> {ids[t.target]}" + (f" : {label}" if label else ""))
     for state in _unique_states(definition):
         if state.final:
@@ -241,6 +252,10 @@ def _edge_label(definition: Definition, t: TransitionDef) -> str:
     if t.timer_seconds:
         parts.append(f"(after {t.timer_seconds}s)")
     return " ".join(part for part in parts if part)
+
+
+def _noted(text: str, note: str | None) -> str:
+    return f"{text} · {note}" if note and text else note or text
 
 
 def _one_line(text) -> str:

@@ -1,11 +1,12 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class OperationsConfig(AppConfig):
     """Running the platform: health probes, Prometheus metrics, the workers' log lines."""
 
     name = "operations"
-    verbose_name = "Operations"
+    verbose_name = _("Operations")
 
     def ready(self) -> None:
         # In every process, so a Celery worker has them before it forks its children and

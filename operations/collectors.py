@@ -1,33 +1,27 @@
 """Gauges read from the database when /metrics is scraped: backlogs, failures, instances.
 
 They describe the shared database, so every machine reports the same values; they are never
-written to the multiprocess files, whose values add up. Each query reads one partial index
-(sized by the backlog it counts, not by the history), except the instances per state, a
-scan of runtime_instance that runs at most once per INSTANCE_STATES_SECONDS per process.
+written to the multiprocess files, whose values add up. The reads are operations.selectors',
+shared with the admin's operations page: each reads one partial index (sized by the backlog
+it counts, not by the history), except the instances per state, a scan of runtime_instance
+that runs at most once per INSTANCE_STATES_SECONDS per process.
 """
 
-import time
-from datetime import timedelta
+from collections import Counter
 
 from django.db import DatabaseError, connection, transaction
-from django.db.models import Count, Min
 from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily
 
-from runtime.models import Delivery, EventRecord, Instance
+from operations import selectors
+from operations.selectors import INSTANCE_STATES_SECONDS, PENDING
 
-INSTANCE_STATES_SECONDS = 60
-DELIVERY_OVERDUE = timedelta(seconds=30)  # due this long ago and not taken: stuck
 STATEMENT_TIMEOUT_MS = 2000
-PENDING = (EventRecord.Status.ACCEPTED, EventRecord.Status.PROCESSING)
-
-_instance_states: tuple[float, list] = (0.0, [])
 
 
 def forget() -> None:
     """Read the instances per state again at the next scrape (tests)."""
-    global _instance_states
-    _instance_states = (0.0, [])
+    selectors.forget_instance_states()
 
 
 def _gauge(name: str, documentation: str, labels=(), samples=()) -> GaugeMetricFamily:
@@ -57,60 +51,37 @@ class DatabaseCollector:
         yield from families
 
 
-def _age(now, oldest) -> float:
-    return max((now - oldest).total_seconds(), 0.0) if oldest else 0.0
-
-
 def _backlogs(now) -> list[GaugeMetricFamily]:
-    # event_pending_idx (accepted or processing)
-    events = {
-        row["status"]: row
-        for row in EventRecord.objects.filter(status__in=PENDING)
-        .values("status")
-        .annotate(n=Count("pk"), oldest=Min("created_at"))
-        .order_by()
-    }
-    oldest_event = min((row["oldest"] for row in events.values()), default=None)
-    # delivery_stream_idx (pending)
-    deliveries = Delivery.objects.filter(status=Delivery.Status.PENDING).aggregate(
-        n=Count("pk"), oldest=Min("created_at")
-    )
-    failed = EventRecord.objects.filter(
-        status=EventRecord.Status.FAILED
-    ).count()  # event_failed_idx
-    # event_due_idx and delivery_due_idx: leases or due times that passed
-    expired_events = EventRecord.objects.filter(
-        status=EventRecord.Status.PROCESSING, next_attempt_at__lte=now
-    ).count()
-    overdue_deliveries = Delivery.objects.filter(
-        status=Delivery.Status.PENDING, next_attempt_at__lte=now - DELIVERY_OVERDUE
-    ).count()
+    found = selectors.backlogs(now=now)
+    events, deliveries = found.events, found.deliveries
+    oldest_event, expired_events = found.all_events, found.expired_events.count
+    overdue_deliveries = found.overdue_deliveries.count
     return [
         _gauge(
             "statecenter_async_backlog_events",
             "Async events waiting (accepted) or being applied (processing).",
             ["status"],
-            [((status,), events.get(status, {}).get("n", 0)) for status in PENDING],
+            [((status,), events[status].count) for status in PENDING],
         ),
         _gauge(
             "statecenter_async_backlog_oldest_age_seconds",
             "Age of the oldest async event not yet done or failed; 0 without a backlog.",
-            samples=[((), _age(now, oldest_event))],
+            samples=[((), oldest_event.age_seconds(now))],
         ),
         _gauge(
             "statecenter_delivery_backlog",
             "Deliveries pending (not yet delivered or given up).",
-            samples=[((), deliveries["n"])],
+            samples=[((), deliveries.count)],
         ),
         _gauge(
             "statecenter_delivery_backlog_oldest_age_seconds",
             "Age of the oldest pending delivery; 0 without a backlog.",
-            samples=[((), _age(now, deliveries["oldest"]))],
+            samples=[((), deliveries.age_seconds(now))],
         ),
         _gauge(
             "statecenter_failed_events",
             "Async events that ended failed (kept until someone deletes them).",
-            samples=[((), failed)],
+            samples=[((), found.failed_events)],
         ),
         _gauge(
             "statecenter_expired_leases",
@@ -123,16 +94,12 @@ def _backlogs(now) -> list[GaugeMetricFamily]:
 
 
 def _instances() -> GaugeMetricFamily:
-    global _instance_states
-    read_at, rows = _instance_states
-    if time.monotonic() - read_at >= INSTANCE_STATES_SECONDS:
-        rows = list(
-            Instance.objects.values_list("flow__code", "state").annotate(n=Count("pk")).order_by()
-        )
-        _instance_states = (time.monotonic(), rows)
+    per_state: Counter = Counter()
+    for _flow_id, flow, _machine_id, state, n in selectors.instance_states()[1]:
+        per_state[flow, state] += n  # every version of the flow together
     return _gauge(
         "statecenter_instances",
         f"Instances per flow and current state (read at most every {INSTANCE_STATES_SECONDS} s).",
         ["flow", "state"],
-        [((flow, state), n) for flow, state, n in rows],
+        [((flow, state), n) for (flow, state), n in per_state.items()],
     )

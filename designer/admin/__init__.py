@@ -1,7 +1,8 @@
 """The admin designer: flows, machines with their states and transitions, instances.
 
 Each module registers one ModelAdmin; pages.py holds the extra machine pages (overview,
-simulator, lifecycle steps, import and export).
+simulator, lifecycle steps, import and export); operations_admin.py the operations page of a
+flow.
 """
 
 from django.contrib import admin
@@ -11,6 +12,7 @@ from designer.admin import (  # noqa: F401 - registers
     flow_admin,
     instance_admin,
     machine_admin,
+    operations_admin,
     refused_admin,
 )
 
