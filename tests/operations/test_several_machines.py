@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
+import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from clients.services import api_client_create
@@ -21,10 +22,8 @@ from runtime.models import EventRecord, HistoryEntry, Instance
 from runtime.services import instance_create
 from tests.conftest import example_seed
 from tests.runtime.helpers import online
-from tests.serve import Machine
+from tests.serve import ROOT, SERVE, Machine
 from tests.worker import wait_for
-
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres, pytest.mark.redis]
 
 FLOW = "design-example"
 INSTANCES = 100
@@ -136,6 +135,9 @@ def _assert_applied_once_in_order(accepted: dict[int, list[int]]) -> None:
         assert instance.context == {"n": len(PLAN) - 1}
 
 
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.postgres
+@pytest.mark.redis
 def test_two_machines_apply_each_event_once_in_order_and_their_metrics_add_up(machines):
     machine_a, machine_b = machines
     started = time.monotonic()
@@ -170,3 +172,14 @@ def test_two_machines_apply_each_event_once_in_order_and_their_metrics_add_up(ma
     assert all(scraped[m].get(mode, 0) > 0 for m in "ab" for mode in in_database), scraped
     print(f"two machines: {time.monotonic() - started:.1f} s, killed at {done_at_kill} "
           f"async done, /metrics a {scraped['a']} b {scraped['b']}")  # fmt: skip
+
+
+def test_compose_starts_each_role_as_the_machines_of_this_test_are_started():
+    services = yaml.safe_load((ROOT / "platform" / "compose.yaml").read_text())["services"]
+    serve = SERVE.relative_to(ROOT)
+    for role in ("migrate", "web", "worker", "beat"):
+        assert services[role]["command"] == f"sh {serve} {role}"
+    for role in ("web", "worker", "beat"):
+        after = services[role]["depends_on"]["migrate"]
+        assert after == {"condition": "service_completed_successfully"}
+    assert "/readyz" in " ".join(services["web"]["healthcheck"]["test"])
