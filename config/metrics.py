@@ -85,3 +85,13 @@ WORKER_LAST_TASK = Gauge(
 def worker_task_finished(**kwargs) -> None:
     """Celery's task_postrun: the worker's heartbeat."""
     WORKER_LAST_TASK.set_to_current_time()
+
+
+def async_event_ended(flow: str, seconds: float, code: str | None = None) -> None:
+    """An async event applied (no code) or failed (its error code), `seconds` after its
+    acceptance; called once its end is committed."""
+    if code is None:
+        EVENTS_APPLIED.labels(flow, ASYNC).inc()
+    else:
+        EVENTS_REFUSED.labels(flow, code).inc()
+    ASYNC_EVENT_SECONDS.observe(max(0.0, seconds))

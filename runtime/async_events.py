@@ -24,6 +24,7 @@ from django.db.models import Min, Q
 from django.utils import timezone
 
 from clients.access import grant_user_id, may_act_as, visible
+from config import metrics
 from config.exceptions import (
     InstanceBusy,
     NotFound,
@@ -232,6 +233,8 @@ def event_apply_locked(record: EventRecord) -> bool:
                 return True  # another worker took it over after our lease ran out
             apply_event(instance, record)
             Attempt.objects.create(event_record=record)
+        seconds = (record.finished_at - record.created_at).total_seconds()
+        metrics.async_event_ended(instance.flow.code, seconds)  # committed
     except RETRYABLE as exc:
         return _retry_or_fail(record, exc)
     except (OperationalError, InterfaceError) as exc:  # lock timeout, database gone
@@ -268,6 +271,10 @@ def event_fail(record: EventRecord, code: str = "", message: str = "", *, error=
     record.next_attempt_at = None
     record.save(update_fields=["status", "error", "finished_at", "next_attempt_at"])
     result_notify(record)
+    flow = Instance.objects.filter(pk=record.instance_id).values_list("flow__code", flat=True)
+    seconds = (record.finished_at - record.created_at).total_seconds()
+    code = record.error.get("code", "")
+    transaction.on_commit(lambda: metrics.async_event_ended(flow.first() or "", seconds, code))
 
 
 @transaction.atomic

@@ -37,6 +37,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from config import metrics
 from config.exceptions import PlatformError
 from rules import RuleError, request_budget
 from runtime import async_events, outbox, timers
@@ -93,10 +94,10 @@ WITH run AS (
   UPDATE runtime_eventrecord e SET status = 'processing', next_attempt_at = %(lease)s
     FROM run WHERE e.id = run.id
   RETURNING e.id, e.instance_id, e.event, e.role, e.context, e.request_id, e.expected_state,
-            e.entry_revision, e.callback_url
+            e.entry_revision, e.callback_url, e.created_at
 )
 SELECT c.id, c.instance_id, c.event, c.role, c.context, c.request_id, c.expected_state,
-       c.entry_revision, c.callback_url,
+       c.entry_revision, c.callback_url, c.created_at,
        i.state, i.context, i.event_counts, i.business_key, i.created_at, i.machine_id,
        i.flow_id, i.revision, m.revision, m.created_at, f.code, f.has_subscribers
   FROM claimed c
@@ -166,6 +167,7 @@ class Claimed:
     expected_state: str | None
     entry_revision: int | None
     callback_url: str | None
+    created_at: datetime
     lease: datetime
     status: str = EventRecord.Status.PROCESSING
     result: dict | None = None
@@ -227,10 +229,9 @@ def claim(*, limit: int = INSTANCES) -> list[tuple[InstanceRow, list["Claimed"]]
     for row in rows:
         instance_id = row[1]
         if instance_id not in runs:
-            runs[instance_id] = (instance_row(instance_id, row[9:]), [])
-        runs[instance_id][1].append(
-            Claimed(row[0], instance_id, row[2], row[3], json_value(row[4]), *row[5:9], lease=lease)
-        )
+            runs[instance_id] = (instance_row(instance_id, row[10:]), [])
+        event = Claimed(row[0], instance_id, row[2], row[3], json_value(row[4]), *row[5:10], lease)
+        runs[instance_id][1].append(event)
     return list(runs.values())
 
 
@@ -263,7 +264,7 @@ def _apply_one(instance: InstanceRow, record: Claimed) -> str:
     try:
         compiled, decision, merged = decide(instance, record)
     except (PlatformError, RuleError) as exc:
-        _fail(record, exc)
+        _fail(record, exc, instance.flow.code)
         return GO_ON
     if has_actions(decision):
         return LOCKED
@@ -279,6 +280,7 @@ def _apply_one(instance: InstanceRow, record: Claimed) -> str:
         if more:
             timers.timers_rearm(instance=instance, compiled=compiled, decision=decision, now=now)
             outbox.transition_notify(instance=instance, record=record, decision=decision, now=now)
+    metrics.async_event_ended(instance.flow.code, (now - record.created_at).total_seconds())
     return GO_ON
 
 
@@ -331,7 +333,7 @@ def _apply_locked(record: Claimed) -> None:
         logger.exception("event %s failed in the locked step; released for a retry", record.pk)
 
 
-def _fail(record: Claimed, exc) -> None:
+def _fail(record: Claimed, exc, flow: str) -> None:
     """An event the engine refused: failed, counted, its callbackUrl told; the rest go on."""
     now = timezone.now()
     record.status, record.error = EventRecord.Status.FAILED, error_body(exc)
@@ -349,6 +351,9 @@ def _fail(record: Claimed, exc) -> None:
         if failed:
             Attempt.objects.create(event_record_id=record.pk, error=exc.message)
             outbox.result_notify(record)
+    if failed:
+        seconds = (now - record.created_at).total_seconds()
+        metrics.async_event_ended(flow, seconds, code=record.error["code"])
 
 
 def _timed(compiled, decision) -> bool:

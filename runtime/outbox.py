@@ -27,6 +27,7 @@ from django.db import connection, transaction
 from django.db.models import Min
 from django.utils import timezone
 
+from config import metrics
 from runtime.http import CallbackError, CallbackResult, post_json
 from runtime.models import Attempt, Delivery, EventRecord, Subscription
 from runtime.queue import wake_senders
@@ -214,6 +215,8 @@ def _record(ended: list[tuple[Delivery, CallbackResult | CallbackError]]) -> Non
             Delivery.objects.filter(pk__in=[d.pk for d, _ in delivered]).update(
                 status=Delivery.Status.DELIVERED, finished_at=now
             )
+    if delivered:
+        metrics.DELIVERIES.labels(metrics.DELIVERED).inc(len(delivered))
     for delivery, answer in ended:
         if isinstance(answer, CallbackError):
             _failed(delivery, answer)
@@ -221,7 +224,8 @@ def _record(ended: list[tuple[Delivery, CallbackResult | CallbackError]]) -> Non
 
 def _call(delivery: Delivery) -> CallbackResult | CallbackError:
     try:
-        return post_json(delivery.url, delivery.payload, message_id=delivery.webhook_id)
+        with metrics.DELIVERY_SECONDS.time():
+            return post_json(delivery.url, delivery.payload, message_id=delivery.webhook_id)
     except CallbackError as exc:
         return exc
 
@@ -250,10 +254,12 @@ def _failed(delivery: Delivery, exc: CallbackError) -> None:
                 status=Delivery.Status.FAILED, finished_at=now
             )
             logger.warning("delivery %s failed for good: %s", delivery.webhook_id, exc.reason)
+            transaction.on_commit(metrics.DELIVERIES.labels(metrics.FAILED).inc)
             return  # the stream goes on without it
         due = now + timedelta(seconds=retry_delay(delivery.attempts, exc.retry_after))
         Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=due)
         wake_senders(at=due)
+        transaction.on_commit(metrics.DELIVERIES.labels(metrics.RETRIED).inc)
 
 
 def retry_delay(attempts: int, retry_after: float | None = None) -> float:

@@ -8,16 +8,19 @@ event record. Anything failing on the way rolls the whole event back.
 import hashlib
 import json
 import logging
+import time
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 
 from clients.access import require_operator, visible
-from config.exceptions import InstanceBusy, NotFound
+from config import metrics
+from config.exceptions import InstanceBusy, NotFound, PlatformError
 from machines.compiled import compiled_machine
 from machines.exceptions import LifecycleError, MachineInvalid
 from machines.models import Flow, Machine
 from machines.services import machine_validate
+from rules import RuleError
 from runtime import engine, fastpath
 from runtime.apply import apply_event, event_outcome
 from runtime.exceptions import (
@@ -132,17 +135,28 @@ def instance_event_fire(
     )
     # Only a requestId is ever compared with a later body: no digest to make without one.
     record.fingerprint = fingerprint(event_body(record)) if request_id is not None else ""
-    with transaction.atomic():
-        instance, replay, pending = lock(instance_id, request_id, user)
-        if replay is not None:
-            return event_outcome(_same_body(replay, record.fingerprint))
-        if pending:  # async events go first: they were accepted before this one
-            raise InstanceBusy(
-                f"The instance has {pending} async event(s) still to apply; retry shortly.",
-                {"pendingEvents": pending},
-            )
-        record.instance = instance
-        return apply(instance, record)
+    started, flow = time.perf_counter(), None
+    try:
+        with transaction.atomic():
+            instance, replay, pending = lock(instance_id, request_id, user)
+            flow = instance.flow.code
+            if replay is not None:
+                return event_outcome(_same_body(replay, record.fingerprint))
+            if pending:  # async events go first: they were accepted before this one
+                raise InstanceBusy(
+                    f"The instance has {pending} async event(s) still to apply; retry shortly.",
+                    {"pendingEvents": pending},
+                )
+            record.instance = instance
+            outcome = apply(instance, record)
+        metrics.EVENTS_APPLIED.labels(flow, metrics.SYNC).inc()  # committed
+        return outcome
+    except (PlatformError, RuleError) as exc:
+        if flow is not None:  # an instance the caller may see: its flow is no secret
+            metrics.EVENTS_REFUSED.labels(flow, exc.code).inc()
+        raise
+    finally:
+        metrics.SYNC_EVENT_SECONDS.observe(time.perf_counter() - started)
 
 
 def _lock_for_event(instance_id: int, request_id: str | None, user) -> tuple:

@@ -44,7 +44,10 @@ def send_deliveries(stream: str) -> None:
 
 @shared_task(name="runtime.sweep")
 def run_sweep() -> dict:
-    return sweep.sweep()
+    done = sweep.sweep()
+    if any(done.values()):  # Celery's own lines for this task are DEBUG (config/logs.py)
+        logger.info("sweep: %s", ", ".join(f"{name} {n}" for name, n in done.items() if n))
+    return done
 
 
 @shared_task(name="statecenter.submit_event")
