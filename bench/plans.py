@@ -2,7 +2,8 @@
 
 The goals: the sync service at least 0.70 x raw psycopg and 1.2 x django-fsm-2
 on one connection; REST at least 0.60 x the service with as many processes, p99 under 50 ms;
-latency with 1,000,000 history rows within 20% of latency with 1,000.
+latency with 1,000,000 history rows within 20% of latency with 1,000; the service and REST
+with metrics on at least 0.90 x the same with metrics off, in paired rounds.
 """
 
 from __future__ import annotations
@@ -131,6 +132,22 @@ def plans(context: dict, args) -> list[Plan]:
             startup=1.5,
         ),
         Plan(
+            "svc_plain2_off",
+            f"service, plain, {WORKERS} processes, metrics off",
+            "service",
+            procs=WORKERS,
+            spec={"ids": ids["plain"], "event": "GO", "env": {"METRICS_ENABLED": "false"}},
+            startup=3.0,
+        ),
+        Plan(
+            "rest_plain_off",
+            f"REST fire, plain, gunicorn {WORKERS} workers, metrics off",
+            "http",
+            unit="req/s",
+            spec=rest(context["rest_off"], "plain"),
+            startup=1.5,
+        ),
+        Plan(
             "rest_choice",
             f"REST fire, 2 choice states, gunicorn {WORKERS} w.",
             "http",
@@ -173,8 +190,8 @@ def plans(context: dict, args) -> list[Plan]:
 # this shared machine falls on both sides of a ratio rather than on one.
 RUN_ORDER = [
     "raw1", "svc_plain1", "fsm", "raw_ours", "raw4", "eng_plain", "eng_choice", "svc_choice1",
-    "svc_plain2", "rest_plain", "svc_choice2", "rest_choice", "rest_throttled", "rest_gthread",
-    "grow_small", "grow_large",
+    "svc_plain2_off", "svc_plain2", "rest_plain_off", "rest_plain", "svc_choice2", "rest_choice",
+    "rest_throttled", "rest_gthread", "grow_small", "grow_large",
 ]  # fmt: skip
 
 
@@ -211,6 +228,9 @@ def rows_for(r: dict[str, Result]) -> list[Row]:
 
     svc_raw, svc_fsm = ratio("svc_plain1", "raw1"), ratio("svc_plain1", "fsm")
     rest_plain, rest_choice = ratio("rest_plain", "svc_plain2"), ratio("rest_choice", "svc_choice2")
+    # Paired rounds, metrics on (the rows above them) over off, measured back to back.
+    svc_metrics = ratio("svc_plain2", "svc_plain2_off")
+    rest_metrics = ratio("rest_plain", "rest_plain_off")
     grow50 = paired(r["grow_large"].p50s, r["grow_small"].p50s)
     grow99 = paired(r["grow_large"].p99s, r["grow_small"].p99s)
     return [
@@ -250,6 +270,18 @@ def rows_for(r: dict[str, Result]) -> list[Row]:
             ratio=ratio_text(rest_choice, "service 2p"),
             goal="≥ 0.60 × service, p99 < 50 ms",
             ok=rest_choice >= 0.60 and r["rest_choice"].p99 < P99_LIMIT_US,
+        ),
+        row(
+            "svc_plain2_off",
+            ratio=ratio_text(svc_metrics, "metrics off"),
+            goal="on ≥ 0.90 × off",
+            ok=svc_metrics >= 0.90,
+        ),
+        row(
+            "rest_plain_off",
+            ratio=ratio_text(rest_metrics, "metrics off"),
+            goal="on ≥ 0.90 × off",
+            ok=rest_metrics >= 0.90,
         ),
         row(
             "rest_throttled", ratio=ratio_text(ratio("rest_throttled", "rest_plain"), "no throttle")

@@ -114,6 +114,10 @@ def setup(children: Children, args) -> dict:
     step(f"PostgreSQL on {url}")
     env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "bench.settings"}
     env["API_THROTTLE_RATE"] = "0"
+    # Metrics on as deployed: every process writes its counters to one multiprocess folder.
+    # The "metrics off" rows turn the counting off (METRICS_ENABLED=false) in their processes.
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(children.workdir / "metrics")
+    (children.workdir / "metrics").mkdir()
     # The broker of the async measurement (bench/async_events.py): every child, the gunicorns
     # that accept the async events included, publishes to our own Redis.
     env["CELERY_BROKER_URL"] = children.start_redis(free_port(56480))
@@ -161,9 +165,11 @@ def _load(context: dict, step) -> None:
 # with the default throttle; and threaded workers, which keep connections alive.
 SERVERS = [
     ("rest", 18480, (), True),
+    ("rest_off", 18880, (), True),  # the same with metrics off
     ("throttled", 18580, (), False),
     ("gthread", 18680, ("--worker-class", "gthread", "--threads", str(GTHREADS)), True),
 ]
+METRICS_OFF = {"METRICS_ENABLED": "false"}
 
 
 def _start_servers(children: Children, context: dict, step) -> None:
@@ -171,6 +177,8 @@ def _start_servers(children: Children, context: dict, step) -> None:
         env = {**context["env"], "DJANGO_SETTINGS_MODULE": "config.settings"}
         if not throttle_off:
             env.pop("API_THROTTLE_RATE")
+        if name == "rest_off":
+            env.update(METRICS_OFF)
         context[name] = start_gunicorn(
             children,
             f"gunicorn-{name}",
@@ -230,7 +238,7 @@ def measure_all(children: Children, context: dict, args) -> list[Row]:
 
 
 def run_plan(children: Children, context: dict, plan: Plan, seconds: float, round_no: int):
-    env = dict(context["env"])
+    env = {**context["env"], **plan.spec.get("env", {})}
     if "database_url" in plan.spec:
         env["DATABASE_URL"] = plan.spec["database_url"]
     start_at = time.time() + plan.startup

@@ -7,6 +7,7 @@ flow codes, error codes and outcomes, never an instance or event id. Gauges read
 database at scrape time live in operations/collectors.py.
 """
 
+import contextlib
 import os
 import socket
 
@@ -80,6 +81,32 @@ WORKER_LAST_TASK = Gauge(
     "Unix time at which a Celery worker process of this machine last finished a task.",
     multiprocess_mode="max",
 )
+
+
+class _Off:
+    """What a metric is with METRICS_ENABLED=false: every call does nothing."""
+
+    def labels(self, *args, **kwargs) -> "_Off":
+        return self
+
+    def inc(self, amount: float = 1) -> None:
+        pass
+
+    def observe(self, amount: float) -> None:
+        pass
+
+    def set_to_current_time(self) -> None:
+        pass
+
+    def time(self) -> contextlib.nullcontext:
+        return contextlib.nullcontext()
+
+
+# METRICS_ENABLED=false: the processes count and time nothing (/metrics still serves the
+# gauges read from the database). For measuring what the counting costs (`make bench`).
+if os.environ.get("METRICS_ENABLED", "true").lower() in ("0", "false", "no", "off"):
+    EVENTS_APPLIED = EVENTS_REFUSED = SYNC_EVENT_SECONDS = ASYNC_EVENT_SECONDS = _Off()
+    DELIVERIES = DELIVERY_SECONDS = WORKER_LAST_TASK = _Off()
 
 
 def worker_task_finished(**kwargs) -> None:

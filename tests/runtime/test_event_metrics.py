@@ -6,6 +6,10 @@ batch, deliveries sent. That the sync event still runs its two statements with t
 in place is held by tests/runtime/test_access_statements.py.
 """
 
+import os
+import subprocess
+import sys
+
 import pytest
 from prometheus_client import REGISTRY
 
@@ -91,3 +95,23 @@ def test_deliveries_count_by_outcome(business, callback_server):
     assert _value("statecenter_deliveries_total", outcome="delivered") == delivered + per_subscriber
     assert _value("statecenter_deliveries_total", outcome="retried") == retried + 1
     assert _value("statecenter_delivery_seconds_count") == timed + per_subscriber + 1
+
+
+@pytest.mark.parametrize(("enabled", "counted"), [("true", "1.0"), ("false", "None")])
+def test_with_metrics_off_nothing_is_counted(enabled, counted):
+    """METRICS_ENABLED=false (what `make bench` compares with): the calls do nothing."""
+    program = (
+        "from prometheus_client import REGISTRY\n"
+        "from config import metrics\n"
+        "metrics.EVENTS_APPLIED.labels('f', metrics.SYNC).inc()\n"
+        "metrics.async_event_ended('f', 0.5)\n"
+        "with metrics.DELIVERY_SECONDS.time(): pass\n"
+        "print(REGISTRY.get_sample_value('statecenter_events_applied_total',"
+        " {'flow': 'f', 'mode': 'sync'}))\n"
+    )
+    env = {**os.environ, "METRICS_ENABLED": enabled}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    done = subprocess.run(
+        [sys.executable, "-c", program], env=env, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == counted
