@@ -8,8 +8,9 @@ over the same rows finds nothing new. The periodic task operations.history_rollu
 Rows are read in id order and only as a contiguous run of rows older than `now - settle`.
 Ids are taken when a row is inserted, so a row with a smaller id than one already counted
 could still be uncommitted; a transaction that writes history inserts it once its actions
-are done (at most a task's time limit after the row's `at`) and commits at once, so after
-TRANSITION_COUNTS_SETTLE_SECONDS (default 120) every row below a counted one is visible.
+are done (at most a task's time limit, 60 s, or a web request's, 30 s, after the row's `at`)
+and commits at once, so after TRANSITION_COUNTS_SETTLE_SECONDS (default 120) every row below
+a counted one is visible.
 The price is freshness: the counts stop that long before the run.
 
 Counts are kept for RETAIN (8 days: the longest window, 7 days, and a day of margin). On its
