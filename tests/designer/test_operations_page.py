@@ -225,3 +225,24 @@ def test_a_page_view_issues_a_bounded_number_of_queries(admin_client, shop):
         assert admin_client.get(page_url(shop.flow_id)).status_code == 200
     assert len(queries) <= 20, [q["sql"] for q in queries]
     assert not any("runtime_historyentry" in q["sql"] for q in queries)
+
+
+def test_instances_on_other_versions_are_counted_apart_and_a_flow_may_have_none_online(
+    admin_client, shop
+):
+    from machines import services
+    from machines.models import Machine
+
+    newer = services.machine_publish(machine=services.machine_new_version(machine=shop))
+    services.machine_online(machine=newer)
+    instance_create(flow_code="shop", business_key="on-v2")
+    page = admin_client.get(page_url(shop.flow_id))
+    assert {r["state"]: r["count"] for r in page.context["resting"]}["NEW"] == 1
+    (older,) = page.context["other_versions"]
+    assert (older["machine"].pk, older["instances"]) == (shop.pk, len(PLAN))
+
+    services.machine_disable(machine=Machine.objects.get(pk=newer.pk))
+    page = admin_client.get(page_url(shop.flow_id))
+    assert page.status_code == 200 and page.context["online"] is None
+    assert 'id="sc-no-online"' in page.content.decode()
+    assert sum(v["instances"] for v in page.context["other_versions"]) == len(PLAN) + 1
