@@ -31,6 +31,7 @@ from config.exceptions import (
     PlatformError,
     ServiceUnavailable,
 )
+from config.logs import log_context
 from rules import RuleError, request_budget
 from runtime.accept import accept_statement
 from runtime.apply import apply_event
@@ -224,7 +225,8 @@ def event_apply_locked(record: EventRecord) -> bool:
     fails alone instead of using up theirs.
     """
     try:
-        with request_budget(fresh=True), transaction.atomic():
+        ids = log_context(instance_id=record.instance_id, event_id=record.pk)
+        with request_budget(fresh=True), ids, transaction.atomic():
             instance = lock_instance(record.instance_id)
             lease = EventRecord.objects.filter(pk=record.pk).values_list(
                 "status", "next_attempt_at"

@@ -39,6 +39,7 @@ from django.utils import timezone
 
 from config import metrics
 from config.exceptions import PlatformError
+from config.logs import log_context
 from rules import RuleError, request_budget
 from runtime import async_events, outbox, timers
 from runtime.apply import decide, has_actions, record_done
@@ -243,7 +244,9 @@ def run_apply(instance: InstanceRow, events: list[Claimed]) -> list[Claimed]:
     """
     for n, record in enumerate(events):
         try:
-            with request_budget(fresh=True):  # each event its own, as on the ORM path
+            # Each event its own budget, as on the ORM path; its ids in every log line.
+            ids = log_context(instance_id=instance.pk, event_id=record.pk)
+            with request_budget(fresh=True), ids:
                 outcome = _apply_one(instance, record)
         except Exception:
             logger.exception("event %s stopped its batch; released for a retry", record.pk)
@@ -281,6 +284,7 @@ def _apply_one(instance: InstanceRow, record: Claimed) -> str:
             timers.timers_rearm(instance=instance, compiled=compiled, decision=decision, now=now)
             outbox.transition_notify(instance=instance, record=record, decision=decision, now=now)
     metrics.async_event_ended(instance.flow.code, (now - record.created_at).total_seconds())
+    logger.debug("applied %s: %s -> %s", record.event, decision.from_state, decision.to_state)
     return GO_ON
 
 
@@ -314,7 +318,10 @@ def _write(instance, record: Claimed, decision, merged: dict, counts: dict, now)
 def _apply_locked(record: Claimed) -> None:
     """An event whose path calls an action: count the attempt, then the locked step."""
     try:
-        with request_budget(fresh=True):
+        with (
+            request_budget(fresh=True),
+            log_context(instance_id=record.instance_id, event_id=record.pk),
+        ):
             stored = EventRecord.objects.get(pk=record.pk)
             if (stored.status, stored.next_attempt_at) != (PROCESSING, record.lease):
                 return  # our lease ran out and another worker has it

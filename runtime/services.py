@@ -16,6 +16,7 @@ from django.db.models import Q
 from clients.access import require_operator, visible
 from config import metrics
 from config.exceptions import InstanceBusy, NotFound, PlatformError
+from config.logs import log_context
 from machines.compiled import compiled_machine
 from machines.exceptions import LifecycleError, MachineInvalid
 from machines.models import Flow, Machine
@@ -137,7 +138,7 @@ def instance_event_fire(
     record.fingerprint = fingerprint(event_body(record)) if request_id is not None else ""
     started, flow = time.perf_counter(), None
     try:
-        with transaction.atomic():
+        with log_context(instance_id=instance_id), transaction.atomic():
             instance, replay, pending = lock(instance_id, request_id, user)
             flow = instance.flow.code
             if replay is not None:

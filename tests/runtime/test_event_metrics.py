@@ -1,4 +1,5 @@
-"""The event counters and timings of /metrics move by exactly what the runtime did.
+"""The event counters and timings of /metrics move by exactly what the runtime did, and the
+worker's log lines name the event they belong to.
 
 In one process (no multiprocess folder in the tests), read from prometheus-client's default
 registry before and after: sync events applied and refused, async events applied through a
@@ -6,6 +7,7 @@ batch, deliveries sent. That the sync event still runs its two statements with t
 in place is held by tests/runtime/test_access_statements.py.
 """
 
+import logging
 import os
 import subprocess
 import sys
@@ -13,6 +15,7 @@ import sys
 import pytest
 from prometheus_client import REGISTRY
 
+from config.logs import ContextFilter
 from runtime import batches, outbox
 from runtime.models import Delivery
 from runtime.services import instance_create
@@ -115,3 +118,18 @@ def test_with_metrics_off_nothing_is_counted(enabled, counted):
         [sys.executable, "-c", program], env=env, capture_output=True, text=True, check=True
     )
     assert done.stdout.strip() == counted
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_s_log_lines_name_the_instance_and_event_they_apply(business, caplog):
+    instance = _instance()
+    url = f"/api/v1/instances/{instance.pk}/events/"
+    response = business.post(url, {"event": "E1", "async": True}, format="json")
+    caplog.handler.addFilter(ContextFilter())  # what the LOGGING handlers carry
+
+    with caplog.at_level(logging.DEBUG, logger="runtime.batches"):
+        assert batches.events_process_ready() == 1
+
+    (line,) = [r for r in caplog.records if r.getMessage().startswith("applied E1")]
+    assert (line.instance_id, line.event_id) == (instance.pk, response.json()["eventId"])
