@@ -32,6 +32,7 @@ INSTANCES = 100
 # until the workers have applied the async ones before them: only accepted events count.
 PLAN = ("sync",) * 3 + ("async",) * 5 + ("sync",) * 2
 KILL_AFTER = 100  # async events done when machine B's worker is killed
+KILLED = 2  # processes of B's worker (serve.sh's default concurrency), each killed outright
 APPLIED = "statecenter_events_applied_total"
 
 
@@ -142,7 +143,13 @@ def _assert_applied_once_in_order(accepted: dict[int, list[int]]) -> None:
 
 def _assert_metrics_add_up(machine_a: Machine, machine_b: Machine, applied: dict) -> dict:
     """Each web process applied the sync events sent through it, and the two machines' sums
-    are the events applied per mode: B's killed worker's counts included."""
+    are the events applied per mode: B's killed worker's counts included.
+
+    A counter moves just after its event commits, so a process killed outright between the
+    two leaves that one event uncounted (seen: PostgreSQL finishes the commit of a client
+    killed a moment later): async may be short by at most one per process of B's worker,
+    never over. The database is the record; the counters are for rates and alerts.
+    """
     sync = [(n, k) for n in range(INSTANCES) for k, mode in enumerate(PLAN) if mode == "sync"]
     expected = {
         "sync through a": sum(1 for n, k in sync if _through(n, k) == 0),
@@ -156,7 +163,9 @@ def _assert_metrics_add_up(machine_a: Machine, machine_b: Machine, applied: dict
         observed.update({f"sync through {m}": scraped[m].get("sync", 0) for m in "ab"})
         observed.update({mode: scraped["a"].get(mode, 0) + scraped["b"].get(mode, 0)
                          for mode in applied})  # fmt: skip
-        return observed == expected
+        exact = [key for key in expected if key != "async"]
+        short = expected.get("async", 0) - observed.get("async", 0)
+        return all(observed[key] == expected[key] for key in exact) and 0 <= short <= KILLED
 
     try:  # a counter moves just after its event commits: give the last ones a moment
         wait_for(add_up, timeout=5, interval=0.2)
