@@ -48,8 +48,7 @@ def test_sync_events_count_as_applied_or_refused_with_their_code(business):
 
     assert _value("statecenter_events_applied_total", flow=FLOW, mode="sync") == applied + 2
     assert (
-        _value("statecenter_events_refused_total", flow=FLOW, code="NO_TRANSITION")
-        == refused + 1
+        _value("statecenter_events_refused_total", flow=FLOW, code="NO_TRANSITION") == refused + 1
     )
     assert _value("statecenter_sync_event_seconds_count") == timed + 3
 
