@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and ReDoc as static files: the docs work offline
     "axes",  # failed admin logins: lockout per username and address
     "clients",
     "machines",
@@ -170,6 +171,9 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "config.exceptions.api_exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["clients.throttles.ClientRateThrottle"],
     "UNAUTHENTICATED_USER": None,
+    # The API reads JSON only; a form-encoded or multipart body is 415 VALIDATION_ERROR.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",  # APIClient.post(url, data) sends what the API reads
     # ?format= belongs to the diagram API (mermaid, dot, plantuml), not to content negotiation.
     "URL_FORMAT_OVERRIDE": None,
 }
@@ -185,6 +189,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Design state machines, publish them, run instances and fire events.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # /api/docs/ and /api/redoc/ load Swagger UI and ReDoc from our static files, not a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     # stateType (1 normal, 2 choice) and caseDefault (1 yes, 2 no) share the values 1 and 2.
     "ENUM_NAME_OVERRIDES": {"SeedCodeEnum": [(1, 1), (2, 2)]},
 }
