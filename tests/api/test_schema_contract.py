@@ -62,6 +62,7 @@ def test_the_schema_is_json_with_format_json(anonymous):
     schema = json.loads(response.content)
     assert schema["openapi"].startswith("3.")
     assert "/api/v1/instances/" in schema["paths"]
+    assert not [path for path in schema["paths"] if not path.startswith("/api/v1/")]
 
 
 def test_the_schema_is_yaml_by_default_and_with_format_yaml(anonymous):
