@@ -43,6 +43,10 @@ class AutoSchema(BaseAutoSchema):
             return owner.removesuffix("Api") + name
         return name
 
+    def is_excluded(self):
+        """A slashless path is the alias of a slash-ended route (config/routes.py): not listed."""
+        return not self.path.endswith("/") or super().is_excluded()
+
     # drf-spectacular's own hook for an operation's responses (private, but the one place that
     # sees every operation; drf-standardized-errors extends the same one).
     def _get_response_bodies(self, direction="response"):

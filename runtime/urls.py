@@ -1,39 +1,38 @@
-from django.urls import path
-
+from config.routes import route
 from runtime.apis import events, instances, subscriptions
 
 urlpatterns = [
-    path("instances/", instances.InstanceListCreateApi.as_view(), name="instances"),
-    path("instances/<int:instance_id>/", instances.InstanceDetailApi.as_view(), name="instance"),
-    path(
+    *route("instances/", instances.InstanceListCreateApi.as_view(), "instances"),
+    *route("instances/<int:instance_id>/", instances.InstanceDetailApi.as_view(), "instance"),
+    *route(
         "instances/<int:instance_id>/events/",
         instances.InstanceEventFireApi.as_view(),
-        name="instance-events",
+        "instance-events",
     ),
-    path(
-        "instances/<int:instance_id>/events/available",
+    *route(
+        "instances/<int:instance_id>/events/available/",
         instances.InstanceEventsAvailableApi.as_view(),
-        name="instance-events-available",
+        "instance-events-available",
     ),
-    path(
+    *route(
         "instances/<int:instance_id>/history/",
         instances.InstanceHistoryApi.as_view(),
-        name="instance-history",
+        "instance-history",
     ),
-    path(
-        "instances/<int:instance_id>/migrate",
+    *route(
+        "instances/<int:instance_id>/migrate/",
         instances.InstanceMigrateApi.as_view(),
-        name="instance-migrate",
+        "instance-migrate",
     ),
-    path("events/", events.EventListApi.as_view(), name="events"),
-    path("events/<int:event_id>/", events.EventDetailApi.as_view(), name="event"),
-    path("events/<int:event_id>/replay", events.EventReplayApi.as_view(), name="event-replay"),
-    path("subscriptions/", subscriptions.SubscriptionListCreateApi.as_view(), name="subscriptions"),
-    path(
+    *route("events/", events.EventListApi.as_view(), "events"),
+    *route("events/<int:event_id>/", events.EventDetailApi.as_view(), "event"),
+    *route("events/<int:event_id>/replay/", events.EventReplayApi.as_view(), "event-replay"),
+    *route("subscriptions/", subscriptions.SubscriptionListCreateApi.as_view(), "subscriptions"),
+    *route(
         "subscriptions/<int:subscription_id>/",
         subscriptions.SubscriptionDeleteApi.as_view(),
-        name="subscription",
+        "subscription",
     ),
-    path("flows/<slug:code>/fire", events.FlowFireApi.as_view(), name="flow-fire"),
-    path("machines/<int:sm_id>/simulate", events.MachineSimulateApi.as_view(), name="simulate"),
+    *route("flows/<slug:code>/fire/", events.FlowFireApi.as_view(), "flow-fire"),
+    *route("machines/<int:sm_id>/simulate/", events.MachineSimulateApi.as_view(), "simulate"),
 ]

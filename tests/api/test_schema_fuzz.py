@@ -147,6 +147,8 @@ def test_the_schema_lists_every_route_and_method(anonymous):
     packages = {view.__module__.rpartition(".apis")[0] + ".apis" for _, view in routes}
     assert packages == {"machines.apis", "runtime.apis"}
     for path, view in routes:
+        if not path.endswith("/"):
+            continue  # the slashless alias of a route: tests/api/test_paths.py
         methods = {m for m in view.http_method_names if hasattr(view, m)} - {"options", "head"}
         assert path in paths, f"{path} ({view.__name__}) is missing from the OpenAPI schema"
         assert methods <= set(paths[path]), f"{path}: {methods - set(paths[path])} undocumented"
