@@ -16,11 +16,7 @@ def simulate(machine: CompiledMachine, *, state: str | None, steps: list[dict]) 
     steps spend one request budget: past it, each further step fails with EXPRESSION_ERROR.
     """
     state = state or machine.initial
-    if state not in machine.states:
-        raise ValidationError(
-            f"The machine has no state {state!r}.",
-            {"problems": [{"path": "state", "message": "Unknown state."}]},
-        )
+    require_state(machine, state)
     if len(steps) > MAX_STEPS:
         raise ValidationError(
             f"A simulation runs at most {MAX_STEPS} steps; {len(steps)} were given.",
@@ -28,6 +24,15 @@ def simulate(machine: CompiledMachine, *, state: str | None, steps: list[dict]) 
         )
     with request_budget():
         return _run(machine, state, steps)
+
+
+def require_state(machine: CompiledMachine, state: str) -> None:
+    """A state the caller names (simulate, the stateless fire) must be one of the machine's."""
+    if state not in machine.states:
+        raise ValidationError(
+            f"The machine has no state {state!r}.",
+            {"problems": [{"path": "state", "message": "Unknown state."}]},
+        )
 
 
 def _run(machine: CompiledMachine, state: str, steps: list[dict]) -> dict:

@@ -7,6 +7,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from runtime.models import EventRecord, Instance
 from tests.conftest import client_with_token
 from tests.runtime.helpers import footprint, online
 
@@ -187,6 +188,30 @@ def test_the_stateless_fire_decides_on_the_online_version_and_stores_nothing(ord
     assert (response.status_code, response.json()["code"]) == (409, "NO_TRANSITION")
     response = buyer.post("/api/v1/flows/nope/fire", {"state": "A", "event": "B"}, format="json")
     assert (response.status_code, response.json()["code"]) == (404, "NOT_FOUND")
+
+
+def test_a_state_the_machine_lacks_is_a_validation_error_in_fire_and_simulate_alike(
+    orders, designer
+):
+    fired = designer.post(
+        "/api/v1/flows/orders/fire/", {"state": "LOST", "event": "PAY"}, format="json"
+    )
+    simulated = designer.post(
+        f"/api/v1/machines/{orders.pk}/simulate/",
+        {"state": "LOST", "steps": [{"event": "PAY"}]},
+        format="json",
+    )
+    assert fired.status_code == simulated.status_code == 400
+    assert (
+        fired.json()
+        == simulated.json()
+        == {
+            "code": "VALIDATION_ERROR",
+            "message": "The machine has no state 'LOST'.",
+            "details": {"problems": [{"path": "state", "message": "Unknown state."}]},
+        }
+    )
+    assert not Instance.objects.exists() and not EventRecord.objects.exists()
 
 
 def test_simulate_runs_steps_with_their_outcomes_and_errors(orders, designer):
