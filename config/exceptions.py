@@ -17,6 +17,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from django.views import csrf, defaults
 from rest_framework import exceptions as drf
+from rest_framework.authentication import get_authorization_header
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -92,7 +93,20 @@ def _body(code: str, message: str, details: dict | None = None) -> dict:
     return {"code": code, "message": message, "details": details or {}}
 
 
-def _drf_error_body(exc: drf.APIException) -> dict:
+# A client that sends an OAuth-style Bearer token is told which scheme the API takes, instead
+# of DRF's "credentials were not provided" (only /metrics takes Bearer, outside DRF).
+BEARER_REFUSED = (
+    "Use `Authorization: Token <key>`; the Bearer scheme is not accepted for API tokens."
+)
+
+
+def _sent_bearer(request) -> bool:
+    """Whether the request's Authorization header uses the Bearer scheme (in any case)."""
+    parts = get_authorization_header(request).split() if request is not None else []
+    return bool(parts) and parts[0].lower() == b"bearer"
+
+
+def _drf_error_body(exc: drf.APIException, request=None) -> dict:
     if isinstance(exc, drf.ValidationError | drf.ParseError):
         problems = flatten_errors(exc.detail) if isinstance(exc, drf.ValidationError) else []
         message = "; ".join(
@@ -101,6 +115,8 @@ def _drf_error_body(exc: drf.APIException) -> dict:
         return _body("VALIDATION_ERROR", message or str(exc.detail), {"problems": problems})
     if isinstance(exc, drf.NotFound):
         return _body("NOT_FOUND", str(exc.detail))
+    if isinstance(exc, drf.NotAuthenticated) and _sent_bearer(request):
+        return _body("NOT_AUTHENTICATED", BEARER_REFUSED, {"scheme": "Bearer", "expected": "Token"})
     if isinstance(exc, drf.NotAuthenticated | drf.AuthenticationFailed):
         return _body("NOT_AUTHENTICATED", str(exc.detail))
     if isinstance(exc, drf.PermissionDenied):
@@ -147,7 +163,7 @@ def api_exception_handler(exc, context):
     response = drf_exception_handler(exc, context)
     if response is None:
         return None  # an unexpected error: Django logs it and answers 500
-    response.data = _drf_error_body(exc)
+    response.data = _drf_error_body(exc, context.get("request"))
     return response
 
 

@@ -7,7 +7,8 @@ from rest_framework import serializers
 # operation may answer the first group; an operation that changes something also the second.
 ANY_OPERATION = {
     "400": "VALIDATION_ERROR: a bad body, query or machine; details.problems lists each.",
-    "401": "NOT_AUTHENTICATED: no token, or an unknown one.",
+    "401": "NOT_AUTHENTICATED: no token, or an unknown one (send `Authorization: Token <key>`; "
+    "a Bearer token is refused with a message that says so).",
     "403": "PERMISSION_DENIED (the client lacks the designer or operator capability on the "
     "flow) or ROLE_FORBIDDEN.",
     "404": "NOT_FOUND: an unknown flow, machine, instance, event record or subscription, or "

@@ -7,6 +7,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from clients.models import ApiClient
+from clients.services import api_client_create
 
 pytestmark = pytest.mark.django_db
 
@@ -32,6 +33,37 @@ def test_it_answers_401_to_a_wrong_token():
     response = client.get("/api/v1/machines/")
     assert response.status_code == 401
     assert response.json()["code"] == "NOT_AUTHENTICATED"
+
+
+@pytest.mark.parametrize("scheme", ["Bearer", "bearer", "BEARER"])
+def test_a_bearer_token_is_told_to_use_the_token_scheme(scheme):
+    _, token = api_client_create(name="oauth-habits", designer=True, all_flows=True)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"{scheme} {token}")
+    response = client.get("/api/v1/machines/")
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == "Token"
+    assert response.json() == {
+        "code": "NOT_AUTHENTICATED",
+        "message": "Use `Authorization: Token <key>`; the Bearer scheme is not accepted for "
+        "API tokens.",
+        "details": {"scheme": "Bearer", "expected": "Token"},
+    }
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    assert client.get("/api/v1/machines/").status_code == 200
+
+
+def test_a_bearer_header_changes_nothing_where_no_token_is_needed():
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION="Bearer whatever")
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert schema.status_code == 200
+
+
+def test_no_token_at_all_keeps_drfs_message(anonymous):
+    response = anonymous.get("/api/v1/machines/")
+    assert response.status_code == 401
+    assert response.json()["message"] == "Authentication credentials were not provided."
 
 
 @pytest.mark.parametrize("method, path", DESIGN_ENDPOINTS)
