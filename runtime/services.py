@@ -31,7 +31,7 @@ from runtime.exceptions import (
     StateConflict,
 )
 from runtime.models import EventRecord, HistoryEntry, Instance
-from runtime.simulation import simulate
+from runtime.simulation import require_state, simulate
 from runtime.timers import timers_arm_initial
 
 logger = logging.getLogger(__name__)
@@ -221,8 +221,7 @@ def _same_body(record: EventRecord, digest: str) -> EventRecord:
 def stateless_decide(*, machine: Machine, state: str, event: str, role, context) -> engine.Decision:
     """The stateless fire: the caller keeps the state; nothing is stored, no action is called."""
     compiled = compiled_machine(machine)
-    if state not in compiled.states:
-        raise StateConflict(f"The machine has no state {state!r}.", {"state": state})
+    require_state(compiled, state)  # a mistake in the request, as in simulate: 400, not 409
     return engine.decide(compiled, state=state, event=event, role=role, context=context)
 
 
