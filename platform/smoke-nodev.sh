@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The production install, end to end: a fresh venv with the project installed WITHOUT its dev
 # extras (as platform/compose.yaml's image is built), so a dependency that only the dev extras
-# bring in fails here and not in production. From that venv: migrate a scratch database, start
-# a worker, beat and gunicorn on Redis, apply an async event over REST, check /readyz and the
-# worker's heartbeat in /metrics, then stop each with SIGTERM and require it gone within 10 s.
+# bring in fails here and not in production. From that venv: migrate a scratch database,
+# collect the static files, start a worker, beat and gunicorn on Redis, apply an async event
+# over REST, check /readyz, the worker's heartbeat in /metrics and that the API docs' scripts
+# are served by gunicorn, then stop each with SIGTERM and require it gone within 10 s.
 #   DATABASE_URL=postgres://... CELERY_BROKER_URL=redis://host:port/N bash platform/smoke-nodev.sh
 # PostgreSQL gets a scratch database on the same server (dropped at the end); anything else a
 # scratch SQLite file. Redis is used on database 15, so no other worker takes its messages.
@@ -66,6 +67,8 @@ export PORT
 
 say "migrating $DATABASE_URL"
 "$bin/python" manage.py migrate --noinput -v0 >"$tmp/manage.log" 2>&1 || fail "migrate"
+"$bin/python" manage.py collectstatic --noinput -v0 >>"$tmp/manage.log" 2>&1 \
+  || fail "collectstatic"  # as the image build does: the admin's and the API docs' files
 "$bin/python" manage.py import_machine examples/design-example.json --online \
   >>"$tmp/manage.log" 2>&1 || fail "import_machine"
 token="$("$bin/python" manage.py create_api_client smoke --roles 1,2 --all-flows \
@@ -138,6 +141,16 @@ def worker_beat():  # the worker's heartbeat, served by gunicorn from the shared
     beat = [line for line in lines if line.startswith("statecenter_worker_last_task_")]
     return beat and float(beat[0].split()[-1]) > 0
 within(10, "no worker heartbeat in /metrics", worker_beat)
+
+# The API docs serve Swagger UI from the installed sidecar's static files, not a CDN.
+with urllib.request.urlopen(f"{site}/api/docs/", timeout=10) as response:
+    page = response.read().decode()
+assets = [part.split('"')[0] for part in page.split('src="')[1:] if "/static/" in part]
+assert assets, "the API docs page names no script of ours"
+for asset in assets:
+    with urllib.request.urlopen(site + asset if asset.startswith("/") else asset) as response:
+        assert response.status == 200, (asset, response.status)
+print(f"/api/docs/ and its {len(assets)} scripts served from this server")
 print("/readyz 200; /metrics has the worker's heartbeat")
 PY
 
