@@ -273,10 +273,11 @@ def event_fail(record: EventRecord, code: str = "", message: str = "", *, error=
     record.next_attempt_at = None
     record.save(update_fields=["status", "error", "finished_at", "next_attempt_at"])
     result_notify(record)
-    flow = Instance.objects.filter(pk=record.instance_id).values_list("flow__code", flat=True)
+    instance = Instance.objects.filter(pk=record.instance_id)
+    flow = instance.values_list("flow__code", flat=True).first() or ""  # rare: a query is fine
     seconds = (record.finished_at - record.created_at).total_seconds()
     code = record.error.get("code", "")
-    transaction.on_commit(lambda: metrics.async_event_ended(flow.first() or "", seconds, code))
+    transaction.on_commit(lambda: metrics.async_event_ended(flow, seconds, code))
 
 
 @transaction.atomic

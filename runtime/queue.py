@@ -22,7 +22,6 @@ from config.celery import app
 
 logger = logging.getLogger(__name__)
 
-PROCESS_INSTANCE = "runtime.process_instance"
 PROCESS_READY = "runtime.process_ready"
 SEND_READY = "runtime.send_ready"
 WAKE_INTERVAL = 0.02  # seconds: the most an accepted event waits for its wake-up to leave
@@ -41,11 +40,6 @@ def wake_senders(*, at=None) -> None:
     """Once the current transaction commits, have a worker send the due deliveries (at `at`,
     or now, shared as wake_workers' are)."""
     _wake(_delivery_wake_ups, at)
-
-
-def enqueue_instance(instance_id: int, *, at=None) -> None:
-    """Ask a worker to apply one instance's pending async events (at `at`, or now)."""
-    transaction.on_commit(lambda: _send(PROCESS_INSTANCE, [instance_id], at))
 
 
 def _wake(wake_ups: "WakeUps", at) -> None:

@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from tests.browser.helpers import PASSWORD
+
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
@@ -102,3 +104,9 @@ def pytest_runtest_makereport(item, call):
         report.sections.append(("screenshot", f"saved {path} (page {page.url})"))
     except Exception as exc:  # a crashed page cannot be photographed; say so
         report.sections.append(("screenshot", f"none: {exc}"))
+
+
+@pytest.fixture
+def admin_user(django_user_model):
+    """A superuser to log in with (tests/browser/helpers.py log_in)."""
+    return django_user_model.objects.create_superuser("ada", password=PASSWORD)

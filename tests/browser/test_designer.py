@@ -11,23 +11,11 @@ except ImportError:  # the browser fixture skips, or fails under CI=true, saying
     expect = None
 
 from runtime.services import instance_create, instance_event_fire
+from tests.browser.helpers import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 STATES = ("NEW", "PAID", "SHIPPED", "CANCELLED")
-
-
-@pytest.fixture
-def admin_user(django_user_model):
-    return django_user_model.objects.create_superuser("ada", password="secret")
-
-
-def log_in(page, user):
-    page.goto("/admin/login/")
-    page.fill("#id_username", user.username)
-    page.fill("#id_password", "secret")
-    page.click("input[type=submit]")
-    expect(page.locator("#user-tools")).to_be_visible()
 
 
 def fill_row(page, prefix, index, **values):

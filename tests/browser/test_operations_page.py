@@ -15,6 +15,7 @@ from operations import rollups, selectors
 from operations.models import RollupMark
 from runtime.models import HistoryEntry, Instance
 from runtime.services import instance_create, instance_event_fire
+from tests.browser.helpers import log_in
 from tests.designer.test_operations_page import PLAN, SHOP
 from tests.runtime.helpers import online
 
@@ -37,19 +38,6 @@ def shop(settings):
     rollups.history_rollup()
     selectors.forget_instance_states()
     return machine
-
-
-@pytest.fixture
-def admin_user(django_user_model):
-    return django_user_model.objects.create_superuser("ada", password="secret")
-
-
-def log_in(page, user):
-    page.goto("/admin/login/")
-    page.fill("#id_username", user.username)
-    page.fill("#id_password", "secret")
-    page.click("input[type=submit]")
-    expect(page.locator("#user-tools")).to_be_visible()
 
 
 def drawn(page, selector: str, pattern: str) -> dict[str, int]:
