@@ -1,6 +1,7 @@
 """The outbox: callbacks written in the event's transaction and sent by workers, in order.
 
-Subscribers hear of every committed hop into a state they watch; an async event's
+Subscribers hear of every committed event that leaves an instance in a state they watch
+(one notification per event, with its path through choice states); an async event's
 `callbackUrl` hears its outcome or error. Each delivery belongs to a stream (a subscription
 and an instance, or an event); a stream's deliveries go out oldest first, each one retried
 with backoff until it is delivered or out of attempts. Every try is an Attempt row.
@@ -37,38 +38,60 @@ logger = logging.getLogger(__name__)
 
 
 def transition_notify(*, instance, record: EventRecord, decision, now) -> None:
-    """Write a delivery per subscriber and matching hop, and the event's result callback."""
+    """Write one notification per subscriber watching the state the event left the instance in.
+
+    One per applied event, not one per hop: the hops through choice states are in `path`,
+    and nobody is told of a choice state on its own, since no instance ever rests in one.
+    """
     subscriptions = ()
     if instance.flow.has_subscribers:
         subscriptions = Subscription.objects.filter(flow_id=instance.flow_id, active=True)
     deliveries = []
     for subscription in subscriptions:
-        for hop in decision.hops:
-            if subscription.wants(hop.to_state):
-                payload = {
-                    "type": "transition",
-                    "subscriptionId": subscription.pk,
-                    "instanceId": instance.pk,
-                    "businessKey": instance.business_key,
-                    "flow": instance.flow.code,
-                    "smId": instance.machine_id,
-                    "eventId": record.pk,
-                    "event": record.event,
-                    "fromState": hop.from_state,
-                    "toState": hop.to_state,
-                    "transitionId": hop.transition.id,
-                    "state": decision.to_state,
-                    "at": now.isoformat(),
-                }
-                stream = f"s{subscription.pk}:i{instance.pk}"
-                delivery = _delivery(stream, subscription.url, payload, now)
-                delivery.subscription = subscription
-                deliveries.append(delivery)
+        if subscription.wants(decision.to_state):
+            payload = notification(subscription.pk, instance, record, decision, now)
+            delivery = _delivery(
+                f"s{subscription.pk}:i{instance.pk}", subscription.url, payload, now
+            )
+            delivery.subscription = subscription
+            deliveries.append(delivery)
     if record.callback_url:
         deliveries.append(result_delivery(record, now))
     if deliveries:
         Delivery.objects.bulk_create(deliveries)
         wake_senders()
+
+
+def notification(subscription_id: int, instance, record, decision, now) -> dict:
+    """A subscriber's payload: the event, where it left the instance, and its whole path.
+
+    A hop's `event` is the event of the transition it took: the applied event on the first
+    hop, null on the automatic hops out of choice states, as in the instance's history.
+    """
+    return {
+        "type": "transition",
+        "subscriptionId": subscription_id,
+        "instanceId": instance.pk,
+        "businessKey": instance.business_key,
+        "flow": instance.flow.code,
+        "smId": instance.machine_id,
+        "eventId": record.pk,
+        "event": record.event,
+        "requestId": record.request_id,
+        "fromState": decision.from_state,
+        "toState": decision.to_state,
+        "state": decision.to_state,
+        "path": [
+            {
+                "fromState": hop.from_state,
+                "toState": hop.to_state,
+                "transitionId": hop.transition.id,
+                "event": hop.event,
+            }
+            for hop in decision.hops
+        ],
+        "at": now.isoformat(),
+    }
 
 
 def result_delivery(record: EventRecord, now) -> Delivery:

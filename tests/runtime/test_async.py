@@ -156,7 +156,7 @@ def test_retry_after_is_honoured_and_410_disables_the_subscription(
     assert len(callback_server.requests_to("/gone")) == 1
 
 
-def test_a_subscriber_gets_one_signed_notification_per_matching_hop_in_order(
+def test_a_subscriber_gets_one_signed_notification_per_event_ending_in_its_states_in_order(
     business, worker, callback_server
 ):
     instance = _design_instance(amount=150)
