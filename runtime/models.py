@@ -134,7 +134,8 @@ class Timer(models.Model):
 
 
 class Subscription(models.Model):
-    """A subscriber notified of every committed transition of a flow into `states` (or any)."""
+    """A subscriber notified once of every applied event of a flow that leaves an instance in
+    one of `states`, normal states only (null: any state)."""
 
     flow = models.ForeignKey(Flow, on_delete=models.CASCADE, related_name="subscriptions")
     # The client that made it: only it (and the flow's designers) see and delete it. Empty
@@ -148,7 +149,8 @@ class Subscription(models.Model):
     )
     url = models.CharField(max_length=2000)
     states = models.JSONField(null=True, blank=True)  # a list of state values; null: every state
-    active = models.BooleanField(default=True)  # a 410 Gone answer turns it off
+    # Off after a 410 Gone answer, or when migration 0008 left it only choice states to watch.
+    active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self):
