@@ -1,6 +1,11 @@
-"""OpenAPI generation: view-named serializers and the error answers of every operation."""
+"""OpenAPI generation: view-named serializers and operations, named enum values, the error
+answers of every operation."""
+
+import re
 
 from drf_spectacular.openapi import AutoSchema as BaseAutoSchema
+from drf_spectacular.plumbing import deep_import_string
+from drf_spectacular.settings import spectacular_settings
 from rest_framework import serializers
 
 # The error answers, all {"code", "message", "details"}. Every
@@ -34,6 +39,24 @@ class ErrorSerializer(serializers.Serializer):
 
 
 class AutoSchema(BaseAutoSchema):
+    def get_operation_id(self):
+        """InstanceEventFireApi.post -> instance_event_fire; the ListCreate and Detail views
+        name their methods: flow_list and flow_create, machine_get, machine_replace and
+        machine_delete. A generated client's functions carry these names."""
+        view = type(self.view)
+        step = getattr(self.view, "step", None)
+        name = _snake(view.__name__.removesuffix("Api"))
+        if step:  # one view class, one route per lifecycle step
+            return name.replace("lifecycle", step)
+        verbs = {
+            "_list_create": {"GET": "_list", "POST": "_create"},
+            "_detail": {"GET": "_get", "PUT": "_replace", "DELETE": "_delete"},
+        }
+        for suffix, by_method in verbs.items():
+            if name.endswith(suffix):
+                return name.removesuffix(suffix) + by_method[self.method]
+        return name
+
     def get_serializer_name(self, serializer, direction):
         """FlowListCreateApi.InputSerializer -> FlowListCreateInput, so names never collide."""
         if isinstance(serializer, ErrorSerializer):
@@ -60,3 +83,27 @@ class AutoSchema(BaseAutoSchema):
                 )
                 responses[status] = {**response, "description": description}
         return responses
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def name_enum_values(result, generator, request, public):
+    """x-enum-varnames for the named enums, so generated clients say TESTING, not VALUE_1.
+
+    A postprocessing hook (SPECTACULAR_SETTINGS); the names are the choices' labels.
+    """
+    schemas = result.get("components", {}).get("schemas", {})
+    for name, choices in spectacular_settings.ENUM_NAME_OVERRIDES.items():
+        component = schemas.get(name)
+        if component is None:
+            continue
+        if isinstance(choices, str):
+            choices = deep_import_string(choices)
+        choices = getattr(choices, "choices", choices)  # a Django choices class
+        labels = {value: label for value, label in choices}
+        component["x-enum-varnames"] = [
+            re.sub(r"\W+", "_", str(labels[value])).upper() for value in component["enum"]
+        ]
+    return result

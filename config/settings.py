@@ -193,8 +193,22 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    # stateType (1 normal, 2 choice) and caseDefault (1 yes, 2 no) share the values 1 and 2.
-    "ENUM_NAME_OVERRIDES": {"SeedCodeEnum": [(1, 1), (2, 2)]},
+    # Enums named once for every field that uses them; config.schema.name_enum_values adds
+    # each value's name (x-enum-varnames), so generated clients say TESTING, not VALUE_1.
+    "ENUM_NAME_OVERRIDES": {
+        "MachineStatusEnum": "machines.models.Machine.Status",
+        "StateTypeEnum": "machines.models.State.Type",
+        "YesNoEnum": "machines.interchange.YES_NO",
+        "ProblemLevelEnum": "machines.validation.problems.PROBLEM_LEVELS",
+        "EventStatusEnum": "runtime.models.EventRecord.Status",
+        "VerdictEnum": "runtime.apis.answers.VERDICTS",
+    },
+    # A nullable enum is `nullable: true`, not a oneOf with a separate NullEnum.
+    "ENUM_ADD_EXPLICIT_BLANK_NULL_CHOICE": False,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.schema.name_enum_values",
+    ],
 }
 
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")

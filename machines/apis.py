@@ -22,11 +22,43 @@ from config.exceptions import ValidationError
 from config.schema import ErrorSerializer
 from machines import selectors, services
 from machines.diagrams import RENDERERS, state_table
-from machines.interchange import MachineIn
+from machines.interchange import MachineIn, MachineOut
 from machines.models import Machine
+from machines.validation.problems import PROBLEM_LEVELS
 from rules import check_expression
 
-SEED = inline_serializer("SeedMachine", {"smInfo": serializers.DictField()})
+SEED = MachineOut
+
+
+class ProblemPlaceSerializer(serializers.Serializer):
+    """Where a validation problem is: the keys that apply to it, no others."""
+
+    state = serializers.CharField(required=False)
+    stateIndex = serializers.IntegerField(required=False)
+    states = serializers.ListField(child=serializers.CharField(), required=False)
+    transition = serializers.IntegerField(required=False, help_text="index in smTransitions")
+    transitionId = serializers.IntegerField(required=False, allow_null=True)
+    transitions = serializers.ListField(child=serializers.IntegerField(), required=False)
+    sourceState = serializers.CharField(required=False)
+    eventValue = serializers.CharField(required=False, allow_null=True)
+    targetState = serializers.CharField(required=False)
+    field = serializers.CharField(required=False)
+    duplicateOf = serializers.IntegerField(required=False)
+    line = serializers.IntegerField(required=False)
+    column = serializers.IntegerField(required=False)
+
+
+class ProblemSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    where = ProblemPlaceSerializer()
+    level = serializers.ChoiceField(PROBLEM_LEVELS)
+
+
+class ValidationReportSerializer(serializers.Serializer):
+    valid = serializers.BooleanField()
+    errors = ProblemSerializer(many=True)
+    warnings = ProblemSerializer(many=True)
 
 
 class DesignApi(APIView):
@@ -82,7 +114,7 @@ class MachineListCreateApi(DesignApi):
         flowId = serializers.IntegerField(source="flow_id")
         flowCode = serializers.CharField(source="flow.code")
         version = serializers.CharField()
-        smStatus = serializers.IntegerField(source="status")
+        smStatus = serializers.ChoiceField(Machine.Status.choices, source="status")
         statusName = serializers.CharField(source="get_status_display")
         creator = serializers.CharField()
         modifier = serializers.CharField()
@@ -158,14 +190,7 @@ class MachineDetailApi(DesignApi):
 class MachineValidateApi(DesignApi):
     @extend_schema(
         request=None,
-        responses=inline_serializer(
-            "ValidationReport",
-            {
-                "valid": serializers.BooleanField(),
-                "errors": serializers.ListField(child=serializers.DictField()),
-                "warnings": serializers.ListField(child=serializers.DictField()),
-            },
-        ),
+        responses=ValidationReportSerializer,
     )
     def post(self, request, sm_id):
         report = services.machine_validate(machine=self.machine(sm_id))
@@ -223,7 +248,14 @@ class MachineTableApi(DesignApi):
             {
                 "states": serializers.ListField(child=serializers.CharField()),
                 "events": serializers.ListField(child=serializers.CharField()),
-                "cells": serializers.DictField(),
+                "cells": serializers.DictField(
+                    child=serializers.DictField(child=serializers.CharField()),
+                    help_text="state -> event -> target state",
+                ),
+                "timers": serializers.DictField(
+                    child=serializers.DictField(child=serializers.IntegerField()),
+                    help_text="state -> event of a timed transition -> seconds",
+                ),
             },
         )
     )
@@ -242,7 +274,16 @@ class ExpressionCheckApi(DesignApi):
             "ExpressionCheck",
             {
                 "ok": serializers.BooleanField(),
-                "error": serializers.DictField(required=False),
+                "error": inline_serializer(
+                    "ExpressionProblem",
+                    {
+                        "message": serializers.CharField(),
+                        "line": serializers.IntegerField(required=False),
+                        "column": serializers.IntegerField(),
+                        "construct": serializers.CharField(required=False),
+                    },
+                    required=False,
+                ),
                 "names": serializers.ListField(child=serializers.CharField()),
             },
         ),

@@ -9,10 +9,12 @@ import json
 import math
 
 from django.utils.translation import gettext
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from config.exceptions import ValidationError, flatten_errors
-from machines.definition import CHOICE, NORMAL, Definition, StateDef, TransitionDef
+from machines.definition import NORMAL, Definition, StateDef, TransitionDef
+from machines.models import Machine, State
 from rules.limits import MAX_INT_BITS
 
 MAX_STATES = 500
@@ -23,6 +25,7 @@ MAX_TRANSITIONS = 2000
 MAX_EXPRESSION_TEXT = 100_000
 EXPRESSION_FIELDS = ("showCondition", "guardCondition", "caseCondition")
 YES, NO = 1, 2
+YES_NO = [(YES, "yes"), (NO, "no")]  # caseDefault
 
 
 def _text(max_length: int, **kwargs):
@@ -55,6 +58,21 @@ def _id():
     return _int(min_value=1, max_value=ID_MAX)
 
 
+@extend_schema_field({"type": "string", "pattern": r"^[0-9]{1,7}$", "example": "2"})
+class VersionField(serializers.CharField):
+    """A version number as a string of digits, "2", as every answer gives it.
+
+    The number 2 is taken too: seed documents written before versions were strings say so.
+    """
+
+    def to_internal_value(self, data):
+        text = super().to_internal_value(data)
+        digits = text.isascii() and text.isdigit() and len(text) <= 7
+        if not (digits and 1 <= int(text) <= VERSION_MAX):
+            raise serializers.ValidationError(f"A version number from 1 to {VERSION_MAX:,}.")
+        return int(text)
+
+
 class _StrictSerializer(serializers.Serializer):
     """Refuses keys it does not know, so a typo ("stateVal") is an error, not a silent drop."""
 
@@ -70,8 +88,8 @@ class InfoIn(_StrictSerializer):
     smId = _id()
     flowId = _id()
     flowCode = serializers.SlugField(max_length=100, required=False, allow_null=True, default=None)
-    version = _int(min_value=1, max_value=VERSION_MAX)
-    smStatus = serializers.ChoiceField([1, 2, 3, 4], required=False, allow_null=True)
+    version = VersionField(required=False, allow_null=True, default=None)
+    smStatus = serializers.ChoiceField(Machine.Status.choices, required=False, allow_null=True)
     creator = _text(150)
     modifier = _text(150)
 
@@ -81,7 +99,7 @@ class StateIn(_StrictSerializer):
     smId = _id()
     stateValue = serializers.CharField(max_length=100, trim_whitespace=False)
     stateDesc = _text(500)
-    stateType = serializers.ChoiceField([NORMAL, CHOICE], required=False, default=NORMAL)
+    stateType = serializers.ChoiceField(State.Type.choices, required=False, default=NORMAL)
     initial = serializers.BooleanField(required=False, default=False)
     final = serializers.BooleanField(required=False, default=False)
 
@@ -97,7 +115,7 @@ class TransitionIn(_StrictSerializer):
     guardCondition = _text(2000)
     caseCondition = _text(2000)
     caseOrder = _int()
-    caseDefault = serializers.ChoiceField([YES, NO], required=False, allow_null=True, default=NO)
+    caseDefault = serializers.ChoiceField(YES_NO, required=False, allow_null=True, default=NO)
     sourceState = serializers.CharField(max_length=100, trim_whitespace=False)
     targetState = serializers.CharField(max_length=100, trim_whitespace=False)
     transitionAction = _text(2000)
@@ -119,6 +137,63 @@ class MachineIn(_StrictSerializer):
                 f"{MAX_EXPRESSION_TEXT:,} (a compiled machine is kept in memory)."
             )
         return transitions
+
+
+# What exports answer: the same fields, every one present (extensions only when set).
+
+
+@extend_schema_serializer(component_name="MachineInfo")
+class InfoOut(serializers.Serializer):
+    smId = serializers.IntegerField()
+    flowId = serializers.IntegerField()
+    flowCode = serializers.CharField()
+    version = VersionField()
+    smStatus = serializers.ChoiceField(Machine.Status.choices)
+    creator = serializers.CharField(allow_null=True)
+    modifier = serializers.CharField(allow_null=True)
+
+
+@extend_schema_serializer(component_name="State")
+class StateOut(serializers.Serializer):
+    stateId = serializers.IntegerField()
+    stateValue = serializers.CharField()
+    stateDesc = serializers.CharField(allow_null=True)
+    stateType = serializers.ChoiceField(State.Type.choices)
+    smId = serializers.IntegerField()
+    initial = serializers.BooleanField(required=False, help_text="Only when true.")
+    final = serializers.BooleanField(required=False, help_text="Only when true.")
+
+
+def _nullable_text():
+    return serializers.CharField(allow_null=True)
+
+
+@extend_schema_serializer(component_name="Transition")
+class TransitionOut(serializers.Serializer):
+    transitionId = serializers.IntegerField()
+    transitionDesc = _nullable_text()
+    smId = serializers.IntegerField()
+    eventValue = _nullable_text()
+    eventDesc = _nullable_text()
+    eventRole = _nullable_text()
+    showCondition = _nullable_text()
+    guardCondition = _nullable_text()
+    caseCondition = _nullable_text()
+    caseOrder = serializers.IntegerField(allow_null=True)
+    caseDefault = serializers.ChoiceField(YES_NO)
+    sourceState = serializers.CharField()
+    targetState = serializers.CharField()
+    transitionAction = _nullable_text()
+    timerSeconds = serializers.IntegerField(required=False, help_text="Only when set.")
+
+
+@extend_schema_serializer(component_name="Machine")
+class MachineOut(serializers.Serializer):
+    """A machine in the seed format, as the design API answers it."""
+
+    smInfo = InfoOut()
+    smStates = StateOut(many=True)
+    smTransitions = TransitionOut(many=True)
 
 
 def parse_seed(data) -> tuple[dict, Definition]:

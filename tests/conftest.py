@@ -1,5 +1,7 @@
 """Shared fixtures: API clients of each kind, the example machines, PostgreSQL-only tests.
 
+The API clients check every answer against the OpenAPI schema (tests/schema_check.py).
+
 Tests marked `postgres` need PostgreSQL (set DATABASE_URL=postgres://...; platform/postgres.sh
 starts a throwaway one). Without it they skip with the reason, except under CI=true, where a
 missing PostgreSQL is a failure.
@@ -81,12 +83,11 @@ def seed():
 def client_with_token(name: str, *, roles: str = "", **grants):
     """An API client NAME with its token set; `grants`: api_client_create's flows, all_flows,
     designer, operator. The fixtures below grant every flow, as the tests predate grants."""
-    from rest_framework.test import APIClient
-
     from clients.services import api_client_create
+    from tests.schema_check import SchemaCheckedClient
 
     _, token = api_client_create(name=name, roles=roles, **grants)
-    client = APIClient()
+    client = SchemaCheckedClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     return client
 
@@ -108,9 +109,9 @@ def operator(db):
 
 @pytest.fixture
 def anonymous(db):
-    from rest_framework.test import APIClient
+    from tests.schema_check import SchemaCheckedClient
 
-    return APIClient()
+    return SchemaCheckedClient()
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from machines.definition import Definition, StateDef, TransitionDef
 
 ERROR = "error"
 WARNING = "warning"
+PROBLEM_LEVELS = [(ERROR, "error"), (WARNING, "warning")]
 
 
 @dataclass(frozen=True)

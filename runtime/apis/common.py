@@ -2,7 +2,7 @@
 
 import re
 
-from drf_spectacular.utils import inline_serializer
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from clients.access import may_act_as
@@ -11,10 +11,6 @@ from machines.interchange import ID_MAX, json_problem
 from runtime.exceptions import RoleForbidden
 from runtime.models import ROLE_MAX, ROLE_MIN
 
-OUTCOME = inline_serializer("EventOutcome", {"eventId": serializers.IntegerField()})
-ACCEPTED = inline_serializer(
-    "EventAccepted", {"eventId": serializers.IntegerField(), "status": serializers.CharField()}
-)
 MAX_KEY = 200
 MAX_CONTEXT_DEPTH = 32
 
@@ -33,6 +29,7 @@ def _check_storable(value) -> None:
         raise serializers.ValidationError(problem)
 
 
+@extend_schema_field({"type": "object", "additionalProperties": {}})
 class ContextField(serializers.JSONField):
     def __init__(self, **kwargs):
         super().__init__(required=False, default=dict, validators=[_json_object], **kwargs)

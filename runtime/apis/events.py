@@ -1,6 +1,6 @@
 """Event records and replays, the stateless fire and the simulator."""
 
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -8,28 +8,16 @@ from rest_framework.views import APIView
 from clients.access import require_designer, require_operator
 from machines.selectors import flow_get, machine_get
 from runtime import async_events, selectors, services
-from runtime.apis.common import (
-    ACCEPTED,
-    MAX_KEY,
-    OUTCOME,
-    ContextField,
-    RoleField,
-    acting_role,
-    valid,
+from runtime.apis.answers import (
+    EventAcceptedSerializer,
+    EventRecordSerializer,
+    OutcomeSerializer,
+    SimulationSerializer,
 )
+from runtime.apis.common import MAX_KEY, ContextField, RoleField, acting_role, valid
 from runtime.apply import event_outcome
 from runtime.simulation import outcome
 
-EVENT_RECORD_FIELDS = {
-    "id": serializers.IntegerField(),
-    "instanceId": serializers.IntegerField(),
-    "event": serializers.CharField(),
-    "requestId": serializers.CharField(allow_null=True),
-    "status": serializers.CharField(),
-    "attempts": serializers.IntegerField(required=False),
-    "result": serializers.JSONField(required=False),
-    "error": serializers.JSONField(required=False),
-}
 MAX_LISTED = 100
 
 
@@ -51,7 +39,7 @@ def _record_body(record) -> dict:
 
 
 class EventDetailApi(APIView):
-    @extend_schema(responses=inline_serializer("EventRecord", EVENT_RECORD_FIELDS))
+    @extend_schema(responses=EventRecordSerializer)
     def get(self, request, event_id):
         record = selectors.event_get(event_id=event_id, user=request.user)
         return Response(_record_body(record))
@@ -71,7 +59,7 @@ class EventListApi(APIView):
 
     @extend_schema(
         parameters=[FilterSerializer],
-        responses=inline_serializer("EventRecord", EVENT_RECORD_FIELDS, many=True),
+        responses=EventRecordSerializer(many=True),
     )
     def get(self, request):
         filters = valid(self.FilterSerializer, request.query_params)
@@ -93,7 +81,7 @@ class FlowFireApi(APIView):
         role = RoleField()
         context = ContextField()
 
-    @extend_schema(request=InputSerializer, responses=OUTCOME)
+    @extend_schema(request=InputSerializer, responses=OutcomeSerializer)
     def post(self, request, code):
         data = valid(self.InputSerializer, request.data)
         machine = services.online_machine(flow=flow_get(code=code, user=request.user))
@@ -126,14 +114,7 @@ class MachineSimulateApi(APIView):
 
     @extend_schema(
         request=InputSerializer,
-        responses=inline_serializer(
-            "Simulation",
-            {
-                "steps": serializers.ListField(child=serializers.DictField()),
-                "state": serializers.CharField(),
-                "context": serializers.DictField(),
-            },
-        ),
+        responses=SimulationSerializer,
     )
     def post(self, request, sm_id):
         data = valid(self.InputSerializer, request.data)
@@ -150,7 +131,7 @@ class EventReplayApi(APIView):
     Operators and designers of the event's flow.
     """
 
-    @extend_schema(request=None, responses={202: ACCEPTED})
+    @extend_schema(request=None, responses={202: EventAcceptedSerializer})
     def post(self, request, event_id):
         record = selectors.event_get(event_id=event_id, user=request.user)
         require_operator(request.user)

@@ -1,17 +1,21 @@
 """Instances: create, list, read, fire events, available events, history, migrate."""
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.exceptions import ValidationError
 from machines.compiled import compiled_machine
+from machines.interchange import VersionField
 from runtime import async_events, engine, selectors, services
+from runtime.apis.answers import (
+    EventAcceptedSerializer,
+    EventOutcomeSerializer,
+    EventVerdictSerializer,
+)
 from runtime.apis.common import (
-    ACCEPTED,
     MAX_KEY,
-    OUTCOME,
     ContextField,
     IdField,
     RoleField,
@@ -26,10 +30,10 @@ class InstanceOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField(source="pk")
     flow = serializers.CharField(source="flow.code")
     smId = serializers.IntegerField(source="machine_id")
-    version = serializers.CharField(source="machine.version")
+    version = VersionField(source="machine.version")
     businessKey = serializers.CharField(source="business_key")
     state = serializers.CharField()
-    context = serializers.JSONField()
+    context = serializers.DictField()
     createdAt = serializers.DateTimeField(source="created_at")
     updatedAt = serializers.DateTimeField(source="updated_at")
 
@@ -82,7 +86,10 @@ class InstanceEventFireApi(APIView):
         expectedState = serializers.CharField(max_length=100, required=False, default=None)
         callbackUrl = serializers.URLField(required=False, max_length=2000)
 
-    @extend_schema(request=InputSerializer, responses={200: OUTCOME, 202: ACCEPTED})
+    @extend_schema(
+        request=InputSerializer,
+        responses={200: EventOutcomeSerializer, 202: EventAcceptedSerializer},
+    )
     def post(self, request, instance_id):
         data = valid(self.InputSerializer, request.data)
         role = acting_role(request, data["role"])
@@ -118,15 +125,7 @@ InstanceEventFireApi.InputSerializer._declared_fields["async"] = serializers.Boo
 class InstanceEventsAvailableApi(APIView):
     @extend_schema(
         parameters=[OpenApiParameter("role", int), OpenApiParameter("explain", bool)],
-        responses=inline_serializer(
-            "AvailableEvent",
-            {
-                "event": serializers.CharField(),
-                "eventDesc": serializers.CharField(),
-                "targetState": serializers.CharField(),
-            },
-            many=True,
-        ),
+        responses=EventVerdictSerializer(many=True),
     )
     def get(self, request, instance_id):
         role = query_int(request, "role")

@@ -13,11 +13,9 @@ first leg. CI's SQLite leg generates SQLITE_FUZZ_EXAMPLES per operation (450, wi
 coverage cases: about 3,200 calls in about 35 s), since the PostgreSQL leg already fuzzes
 every operation in full. SCHEMA_FUZZ_EXAMPLES=300 digs deeper by hand (about 2.5 minutes).
 
-Checks: not_a_server_error, status_code_conformance (every status answered is documented)
-and content_type_conformance. Off, and why:
-- response_schema_conformance: not every answer is typed yet (event outcomes, simulations,
-  tables and seed documents are loose objects in the schema, so it passes today with little
-  to check there); it joins once they are typed.
+Checks: not_a_server_error, status_code_conformance (every status answered is documented),
+content_type_conformance and response_schema_conformance (every body matches the schema of
+its status, typed down to the fields). Off, and why:
 - positive_data_acceptance: a seed document valid per its JSON schema may still fail the
   machine rules, and a valid-looking event may be refused by the machine (400, 409, 412, 422
   are documented answers to input that matches the schema).
@@ -38,12 +36,21 @@ from django.conf import settings as django_settings
 from django.urls import URLResolver, get_resolver
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import content_type_conformance, status_code_conformance
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from config.wsgi import application
 from tests.conftest import EXAMPLE_NAMES, example_seed
 
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
 FUZZ_EXAMPLES = 100
 SQLITE_FUZZ_EXAMPLES = 15
 
