@@ -95,22 +95,18 @@ class FlowFireApi(APIView):
         return Response(outcome(decision))
 
 
+class SimulationStepInputSerializer(serializers.Serializer):
+    event = serializers.CharField(max_length=100)
+    role = RoleField()
+    context = ContextField()
+
+
 class MachineSimulateApi(APIView):
     """Design API: run steps on any version; each step's outcome or error, nothing stored."""
 
-    class StepSerializer(serializers.Serializer):
-        event = serializers.CharField(max_length=100)
-        role = RoleField()
-        context = ContextField()
-
     class InputSerializer(serializers.Serializer):
         state = serializers.CharField(max_length=100, required=False, default=None)
-        steps = serializers.ListField(child=serializers.DictField(), max_length=200)
-
-        def validate_steps(self, steps):
-            serializer = MachineSimulateApi.StepSerializer(data=steps, many=True)
-            serializer.is_valid(raise_exception=True)
-            return serializer.validated_data
+        steps = serializers.ListField(child=SimulationStepInputSerializer(), max_length=200)
 
     @extend_schema(
         request=InputSerializer,
