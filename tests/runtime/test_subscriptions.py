@@ -12,6 +12,7 @@ from standardwebhooks import Webhook
 from machines.models import Flow
 from runtime.models import Delivery, Subscription
 from runtime.services import instance_create
+from tests.api.test_schema_fuzz import _openapi
 from tests.conftest import example_seed
 from tests.runtime.helpers import online
 from tests.worker import wait_for
@@ -60,6 +61,32 @@ def test_an_event_through_a_choice_state_is_one_notification_with_its_whole_path
         ("S1", "C1", "E2"), ("C1", "S22", None),
     ]  # fmt: skip
     assert second["path"] == [{k: hop[k] for k in second["path"][0]} for hop in answer["path"]]
+    for payload in (first, second):  # as the OpenAPI schema describes them to integrators
+        assert _problems(payload, {"$ref": "#/components/schemas/SubscriberNotification"}) == []
+
+
+def _problems(value, schema: dict, where: str = "") -> list[str]:
+    """Where `value` departs from an OpenAPI schema (the types the schema of this API uses)."""
+    if "$ref" in schema:
+        schema = _openapi()["components"]["schemas"][schema["$ref"].rpartition("/")[2]]
+    if value is None:
+        return [] if schema.get("nullable") else [f"{where}: null"]
+    if "enum" in schema:
+        return [] if value in schema["enum"] else [f"{where}: {value!r} not in the enum"]
+    kinds = {"string": str, "integer": int, "boolean": bool, "array": list, "object": dict}
+    if not isinstance(value, kinds[schema["type"]]):
+        return [f"{where}: not {schema['type']}"]
+    if schema["type"] == "array":
+        return [
+            p for n, v in enumerate(value) for p in _problems(v, schema["items"], f"{where}[{n}]")
+        ]
+    if schema["type"] != "object":
+        return []
+    fields = schema["properties"]
+    problems = [f"{where}.{k}: not in the schema" for k in value.keys() - fields.keys()]
+    problems += [f"{where}.{k}: missing" for k in schema.get("required", []) if k not in value]
+    return problems + [p for k in value.keys() & fields.keys()
+                       for p in _problems(value[k], fields[k], f"{where}.{k}")]  # fmt: skip
 
 
 def test_a_notifications_path_is_the_instances_history_of_that_event(
