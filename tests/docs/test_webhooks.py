@@ -4,8 +4,9 @@ One scenario with a real worker and a real receiver (tests/callback_server.py) m
 kind of call: a transition action, a subscriber notification through a choice state, an async
 event's result when done and when failed. Each JSON example of the page that follows a
 `<!-- payload: NAME -->` line must equal the call of that name, but for the values that
-differ from run to run (ids, times, URLs). The ```python block after `<!-- verify -->` is run
-as a receiver would run it, on a real notification.
+differ from run to run (ids, times, URLs); the `<!-- answer: ... -->` example is the API's
+answer to the same request. The ```python block after `<!-- verify -->` is run as a receiver
+would run it, on a real notification.
 """
 
 import json
@@ -25,6 +26,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "webhooks.md"
 PAYLOAD = re.compile(r"<!-- payload: ([\w-]+) -->\n```json\n(.*?)\n```", re.S)
+ANSWER = re.compile(r"<!-- answer: ([\w-]+) -->\n```json\n(.*?)\n```", re.S)
 VERIFY = re.compile(r"<!-- verify -->\n```python\n(.*?)\n```", re.S)
 # Values that change from run to run; the examples show plausible ones.
 VARYING = {"instanceId", "eventId", "subscriptionId", "smId", "transitionId", "at", "url"}
@@ -103,6 +105,17 @@ def test_every_payload_example_of_the_page_is_what_the_platform_sends(sent):
     assert set(examples) == {"action", "notification", "result-done", "result-failed"}
     for name, example in examples.items():
         assert _same_shape(example) == _same_shape(sent[name].json()), name
+
+
+@pytest.mark.django_db
+def test_the_pages_refusal_of_a_choice_state_is_the_apis(business):
+    online(example_seed("design-example"))
+    (example,) = [json.loads(body) for name, body in ANSWER.findall(DOC.read_text())]
+    body = {"flow": "design-example", "url": "http://localhost/hooks", "states": ["C1"]}
+
+    refused = business.post("/api/v1/subscriptions/", body, format="json")
+
+    assert (refused.status_code, refused.json()) == (400, example)
 
 
 def test_the_pages_verification_snippet_accepts_a_real_notification_once(sent, monkeypatch):
