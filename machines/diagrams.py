@@ -294,3 +294,83 @@ def _dot_quote(text) -> str:
 
 def _dot_attributes(attributes: dict[str, str]) -> str:
     return ", ".join(f"{key}={_dot_quote(value)}" for key, value in attributes.items())
+
+
+# Marked diagrams (coverage, replays) --------------------------------------------------------
+
+# Mermaid's state diagrams cannot style an edge, its flowcharts can (linkStyle), so a marked
+# diagram is a flowchart: diamonds for choice states, stadiums for final states, a small
+# circle for the start. Node ids are s<n> by listed order (no value can break them).
+_MARKED_STYLES = (
+    "    classDef covered fill:#dcfce7,stroke:#15803d,stroke-width:2px",
+    "    classDef uncovered fill:#f3f4f6,stroke:#9ca3af,color:#6b7280,stroke-dasharray:4 3",
+    "    classDef current fill:#bbf7d0,stroke:#166534,stroke-width:4px",
+)
+MARKED_TAKEN_STYLE = "stroke:#15803d,stroke-width:4px"
+MARKED_NOT_TAKEN_STYLE = "stroke:#9ca3af,stroke-width:1px,stroke-dasharray:5 4"
+
+
+def mermaid_marked(
+    definition: Definition,
+    taken: Mapping[int, int],
+    *,
+    current: str | None = None,
+    state_notes: Mapping[str, str] | None = None,
+) -> str:
+    """A Mermaid flowchart of the definition with each transition marked taken or never taken.
+
+    `taken` maps a transition's index in ``definition.transitions`` to how many times it was
+    taken; an index missing or mapped to 0 is never taken. A taken edge is green and thick,
+    its label followed by ``×n``; any other is dashed and grey. A state is ``covered`` (green)
+    when a taken transition enters or leaves it, or it is the initial state and anything was
+    taken; otherwise ``uncovered`` (grey, dashed). `current` (a state value) is styled
+    ``current``; `state_notes` add a text after a state's title, as in ``render_mermaid``.
+    Labels are escaped as in ``render_mermaid``; ``|`` also, as it ends a flowchart label.
+    """
+    values = _all_values(definition)
+    ids = {value: f"s{index}" for index, value in enumerate(values)}
+    notes = state_notes or {}
+    counts = {
+        index: int(count) for index, count in taken.items() if count and isinstance(index, int)
+    }
+    reached = {
+        value
+        for index in counts
+        if 0 <= index < len(definition.transitions)
+        for value in (definition.transitions[index].source, definition.transitions[index].target)
+    }
+    initials = _initial_values(definition)
+    if counts:
+        reached.update(initials)
+    lines = ["flowchart LR", "    sc_start@{ shape: sm-circ }"]
+    for state in _all_states(definition):
+        title = _marked_text(_noted(_title(state), notes.get(state.value))) or " "
+        opening, closing = (
+            ("{", "}") if state.is_choice else ("([", "])") if state.final else ("[", "]")
+        )
+        lines.append(f'    {ids[state.value]}{opening}"{title}"{closing}')
+    links = [f"    sc_start --> {ids[value]}" for value in initials]
+    styles = [None] * len(links)
+    for index, t in enumerate(definition.transitions):
+        count = counts.get(index, 0)
+        label = _edge_label(definition, t)
+        label = f"{label} ×{count}".strip() if count else label
+        text = f'|"{_marked_text(label)}"|' if label else ""
+        links.append(f"    {ids[t.source]} -->{text} {ids[t.target]}")
+        styles.append(MARKED_TAKEN_STYLE if count else MARKED_NOT_TAKEN_STYLE)
+    lines += links + list(_MARKED_STYLES)
+    for position, style in enumerate(styles):
+        if style:
+            lines.append(f"    linkStyle {position} {style}")
+    covered = [ids[v] for v in values if v in reached and v != current]
+    uncovered = [ids[v] for v in values if v not in reached and v != current]
+    for name, nodes in (("covered", covered), ("uncovered", uncovered)):
+        if nodes:
+            lines.append(f"    class {','.join(nodes)} {name}")
+    if current in ids:
+        lines.append(f"    class {ids[current]} current")
+    return "\n".join(lines) + "\n"
+
+
+def _marked_text(text) -> str:
+    return _mermaid_text(text).replace("|", "#124;")
