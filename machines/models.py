@@ -113,3 +113,30 @@ class Transition(models.Model):
 
     def __str__(self):
         return f"{self.source} -{self.event or ''}-> {self.target}"
+
+
+class Scenario(models.Model):
+    """A saved test of a version: steps from a start state, each with what it must end in.
+
+    ``steps`` is ``[{event, role?, context?, expect: {state} or {code}}]`` as the API and the
+    seed format give it (machines/interchange.py checks it); ``state`` None means the initial
+    state. Part of the version's definition: editable in testing, copied by a new version.
+    """
+
+    machine = models.ForeignKey(Machine, on_delete=models.CASCADE, related_name="scenarios")
+    name = models.CharField(max_length=200)
+    state = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001
+    steps = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["machine", "id"]
+        verbose_name = _("scenario")
+        verbose_name_plural = _("scenarios")
+        constraints = [
+            models.UniqueConstraint(fields=["machine", "name"], name="scenario_name_unique"),
+        ]
+
+    def __str__(self):
+        return self.name
