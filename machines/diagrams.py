@@ -143,6 +143,16 @@ def mermaid_ids(definition: Definition) -> dict[str, str]:
     return _diagram_ids(definition)
 
 
+def mermaid_edge_numbers(definition: Definition) -> list[int]:
+    """Each transition's arrow in ``render_mermaid``'s text, counted from 1 among all arrows.
+
+    The start arrows come first, then one per transition in order; Mermaid numbers its edges
+    in this order, so a page can find a transition's edge in the drawing.
+    """
+    first = len(_initial_values(definition)) + 1
+    return [first + index for index in range(len(definition.transitions))]
+
+
 def state_table(definition: Definition) -> dict:
     """The state × event table: ``{states, events, cells: {state: {event: target}}, timers}``.
 
