@@ -39,3 +39,14 @@ class MachineInvalid(ValidationError):
             f"{message} {summary}".strip(),
             {"problems": problems, "warnings": [p.as_dict() for p in report.warnings]},
         )
+
+
+class ScenarioFailed(PlatformError):
+    """Publishing ran the version's saved scenarios and at least one failed.
+
+    details: ``{"scenarios": [{id, name, passed, steps, failure}]}``, the failing ones.
+    """
+
+    status_code = 409
+    code = "SCENARIO_FAILED"
+    default_message = "A saved scenario of this version fails: fix the machine or the scenario."

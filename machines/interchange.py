@@ -122,12 +122,106 @@ class TransitionIn(_StrictSerializer):
     timerSeconds = _int(min_value=1)
 
 
+# Saved scenarios (smScenarios): tests of a version, exported and imported with it.
+MAX_SCENARIOS = 200  # per version
+MAX_SCENARIO_STEPS = 200  # per scenario: what one simulation runs
+MAX_VERSION_STEPS = 10_000  # per version, all its scenarios together: one run's total
+MAX_SCENARIO_CONTEXT_DEPTH = 32  # as an event's context
+MAX_SCENARIO_CONTEXT_BYTES = 16_384  # a step's context, as compact JSON
+ROLE_LIMITS = {"min_value": -(2**31), "max_value": INT_MAX}  # the event record's role column
+ERROR_CODE = r"^[A-Z][A-Z0-9_]{0,49}$"
+
+
+@extend_schema_field({"type": "object", "additionalProperties": {}})
+class ScenarioContextField(serializers.JSONField):
+    """A step's context: a JSON object the database can store, bounded in depth and size."""
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("Must be a JSON object.")
+        problem = json_problem(value, max_depth=MAX_SCENARIO_CONTEXT_DEPTH)
+        if problem is not None:
+            raise serializers.ValidationError(problem)
+        size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+        if size > MAX_SCENARIO_CONTEXT_BYTES:
+            raise serializers.ValidationError(
+                f"A step's context holds at most {MAX_SCENARIO_CONTEXT_BYTES:,} bytes of JSON."
+            )
+        return value
+
+
+@extend_schema_serializer(component_name="ScenarioExpectation")
+class ScenarioExpectIn(_StrictSerializer):
+    """What a step must end in: the state it reaches, or the error code it fails with."""
+
+    state = serializers.CharField(max_length=100, required=False, trim_whitespace=False)
+    code = serializers.RegexField(
+        ERROR_CODE, max_length=50, required=False, help_text="e.g. GUARD_REJECTED"
+    )
+
+    def validate(self, attrs):
+        if len(attrs) != 1:
+            raise serializers.ValidationError("Expect either a state or an error code.")
+        return attrs
+
+
+@extend_schema_serializer(component_name="ScenarioStepInput")
+class ScenarioStepIn(_StrictSerializer):
+    event = serializers.CharField(max_length=100, trim_whitespace=False)
+    role = serializers.IntegerField(required=False, allow_null=True, default=None, **ROLE_LIMITS)
+    context = ScenarioContextField(required=False, default=dict)
+    expect = ScenarioExpectIn()
+
+
+@extend_schema_serializer(component_name="ScenarioInput")
+class ScenarioIn(_StrictSerializer):
+    name = serializers.CharField(max_length=200)
+    state = serializers.CharField(
+        max_length=100,
+        required=False,
+        allow_null=True,
+        default=None,
+        trim_whitespace=False,
+        help_text="the start state; the initial state when absent",
+    )
+    steps = ScenarioStepIn(many=True, min_length=1, max_length=MAX_SCENARIO_STEPS)
+
+    def validate_name(self, name: str) -> str:
+        if not storable_text(name):
+            raise serializers.ValidationError("Text may not hold NUL or lone surrogates.")
+        return name
+
+
+def check_scenario_set(scenarios: list[dict]) -> None:
+    """A version's scenarios together: unique names, and the total steps bounded."""
+    names = [s["name"] for s in scenarios]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise serializers.ValidationError(f"Scenario names repeat: {', '.join(repeated[:5])}.")
+    total = sum(len(s["steps"]) for s in scenarios)
+    if total > MAX_VERSION_STEPS:
+        raise serializers.ValidationError(
+            f"The scenarios hold {total:,} steps in all; at most {MAX_VERSION_STEPS:,}."
+        )
+
+
 class MachineIn(_StrictSerializer):
     smInfo = InfoIn(required=False, default=dict)
     smStates = StateIn(many=True, max_length=MAX_STATES)
     smTransitions = TransitionIn(
         many=True, max_length=MAX_TRANSITIONS, required=False, default=list
     )
+    smScenarios = ScenarioIn(
+        many=True,
+        max_length=MAX_SCENARIOS,
+        required=False,
+        help_text="saved scenarios; a PUT without them keeps the stored ones",
+    )
+
+    def validate_smScenarios(self, scenarios: list[dict]) -> list[dict]:
+        check_scenario_set(scenarios)
+        return scenarios
 
     def validate_smTransitions(self, transitions: list[dict]) -> list[dict]:
         total = sum(len(t.get(name) or "") for t in transitions for name in EXPRESSION_FIELDS)
@@ -187,6 +281,32 @@ class TransitionOut(serializers.Serializer):
     timerSeconds = serializers.IntegerField(required=False, help_text="Only when set.")
 
 
+@extend_schema_serializer(component_name="ScenarioExpectationOut")
+class ScenarioExpectOut(serializers.Serializer):
+    state = serializers.CharField(required=False, help_text="the state the step must end in")
+    code = serializers.CharField(required=False, help_text="the error code it must fail with")
+
+
+@extend_schema_serializer(component_name="ScenarioStep")
+class ScenarioStepOut(serializers.Serializer):
+    event = serializers.CharField()
+    role = serializers.IntegerField(allow_null=True)
+    context = serializers.DictField(help_text="merged into the context before the step")
+    expect = ScenarioExpectOut()
+
+
+@extend_schema_serializer(component_name="ScenarioSeed")
+class ScenarioSeedOut(serializers.Serializer):
+    name = serializers.CharField()
+    state = serializers.CharField(allow_null=True)
+    steps = ScenarioStepOut(many=True)
+
+
+def scenario_seed(scenario) -> dict:
+    """A stored Scenario in the seed format (smScenarios items)."""
+    return {"name": scenario.name, "state": scenario.state, "steps": scenario.steps}
+
+
 @extend_schema_serializer(component_name="Machine")
 class MachineOut(serializers.Serializer):
     """A machine in the seed format, as the design API answers it."""
@@ -194,6 +314,7 @@ class MachineOut(serializers.Serializer):
     smInfo = InfoOut()
     smStates = StateOut(many=True)
     smTransitions = TransitionOut(many=True)
+    smScenarios = ScenarioSeedOut(many=True, required=False, help_text="Only when it has some.")
 
 
 def parse_seed(data) -> tuple[dict, Definition]:
@@ -234,6 +355,18 @@ def _transition_def(t: dict) -> TransitionDef:
         action=t["transitionAction"],
         timer_seconds=t["timerSeconds"],
     )
+
+
+def parse_seed_scenarios(data) -> list[dict] | None:
+    """The smScenarios of a seed document parse_seed accepted; None when it has none."""
+    if not isinstance(data, dict) or "smScenarios" not in data:
+        return None
+    serializer = ScenarioIn(data=data["smScenarios"], many=True)
+    serializer.is_valid(raise_exception=True)  # parse_seed checked it: this cannot fail
+    return [
+        {"name": s["name"], "state": s["state"], "steps": [dict(step) for step in s["steps"]]}
+        for s in serializer.validated_data
+    ]
 
 
 def seed_from_parts(*, info: dict, definition: Definition) -> dict:

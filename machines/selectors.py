@@ -3,7 +3,7 @@ from django.db.models import QuerySet
 from clients.access import visible
 from config.exceptions import NotFound
 from machines.definition import Definition, StateDef, TransitionDef
-from machines.interchange import seed_from_parts
+from machines.interchange import scenario_seed, seed_from_parts
 from machines.models import Flow, Machine
 
 
@@ -81,7 +81,11 @@ def machine_info(*, machine: Machine) -> dict:
 
 
 def machine_export(*, machine: Machine) -> dict:
-    """The machine in the seed interchange format, ids filled."""
-    return seed_from_parts(
+    """The machine in the seed interchange format, ids filled; smScenarios when it has some."""
+    seed = seed_from_parts(
         info=machine_info(machine=machine), definition=machine_definition(machine=machine)
     )
+    scenarios = [scenario_seed(s) for s in machine.scenarios.order_by("id")]
+    if scenarios:  # absent otherwise, so a machine without scenarios exports as it came
+        seed["smScenarios"] = scenarios
+    return seed

@@ -11,8 +11,9 @@ from clients.access import flow_grant, visible
 from config.exceptions import ValidationError
 from machines.definition import Definition
 from machines.exceptions import LifecycleError, MachineChanged, MachineFrozen, MachineInvalid
-from machines.interchange import VERSION_MAX, parse_seed
+from machines.interchange import VERSION_MAX, parse_seed, parse_seed_scenarios
 from machines.models import Flow, Machine, State, Transition
+from machines.scenarios import publish_checks_run, scenarios_copy, scenarios_store
 from machines.selectors import machine_definition
 from machines.validation import Report, validate
 
@@ -60,6 +61,7 @@ def machine_create(*, data, user=None, create_flow: bool = False) -> Machine:
         modifier=info.get("modifier") or name,
     )
     _store_definition(machine, definition)
+    scenarios_store(machine=machine, scenarios=parse_seed_scenarios(data) or [])
     return machine
 
 
@@ -90,6 +92,9 @@ def machine_replace(
     machine.states.all().delete()
     machine.transitions.all().delete()
     _store_definition(machine, definition)
+    scenarios = parse_seed_scenarios(data)
+    if scenarios is not None:  # a document without smScenarios keeps the stored ones
+        scenarios_store(machine=machine, scenarios=scenarios)
     machine.modifier = info.get("modifier") or _username(user) or machine.modifier
     machine.revision += 1
     machine.save(update_fields=["modifier", "revision", "updated_at"])
@@ -112,12 +117,14 @@ def machine_delete(*, machine: Machine) -> None:
 
 @transaction.atomic
 def machine_publish(*, machine: Machine, user=None) -> Machine:
-    """testing -> published, after the validator finds no error."""
+    """testing -> published, after the validator finds no error and every publish check
+    passes (runtime registers one that runs the saved scenarios: machines/scenarios.py)."""
     machine = _lock(machine)
     _require(machine, {Status.TESTING}, "publish")
     report = machine_validate(machine=machine)
     if not report.valid:
         raise MachineInvalid(report, "The machine cannot be published.")
+    publish_checks_run(machine=machine)
     return _set_status(machine, Status.PUBLISHED, user)
 
 
@@ -163,6 +170,7 @@ def machine_new_version(*, machine: Machine, user=None) -> Machine:
         modifier=name or machine.modifier,
     )
     _store_definition(clone, machine_definition(machine=machine))
+    scenarios_copy(source=machine, target=clone)
     return clone
 
 

@@ -1,5 +1,5 @@
 from config.routes import route
-from runtime.apis import events, instances, subscriptions
+from runtime.apis import events, instances, scenarios, subscriptions
 
 urlpatterns = [
     *route("instances/", instances.InstanceListCreateApi.as_view(), "instances"),
@@ -35,4 +35,9 @@ urlpatterns = [
     ),
     *route("flows/<slug:code>/fire/", events.FlowFireApi.as_view(), "flow-fire"),
     *route("machines/<int:sm_id>/simulate/", events.MachineSimulateApi.as_view(), "simulate"),
+    *route(
+        "machines/<int:sm_id>/scenarios/run/",
+        scenarios.ScenarioRunApi.as_view(),
+        "scenarios-run",
+    ),
 ]
