@@ -1,5 +1,5 @@
 from config.routes import route
-from runtime.apis import events, instances, scenarios, subscriptions
+from runtime.apis import events, instances, replay, scenarios, subscriptions
 
 urlpatterns = [
     *route("instances/", instances.InstanceListCreateApi.as_view(), "instances"),
@@ -35,6 +35,11 @@ urlpatterns = [
     ),
     *route("flows/<slug:code>/fire/", events.FlowFireApi.as_view(), "flow-fire"),
     *route("machines/<int:sm_id>/simulate/", events.MachineSimulateApi.as_view(), "simulate"),
+    *route(
+        "machines/<int:sm_id>/replay-history/",
+        replay.MachineReplayHistoryApi.as_view(),
+        "replay-history",
+    ),
     *route(
         "machines/<int:sm_id>/scenarios/run/",
         scenarios.ScenarioRunApi.as_view(),
