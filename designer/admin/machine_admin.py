@@ -19,6 +19,7 @@ from config.exceptions import PlatformError
 from designer.admin import pages
 from designer.admin.display import STATUS_LABELS, machine_report, problems_by_place
 from designer.admin.forms import MachineForm, StateForm, TransitionForm
+from designer.admin.replay import replay_urls
 from designer.admin.scoping import FLOW_FILTER, FlowScopedAdmin
 from designer.admin.steps import available_steps
 from machines import services
@@ -182,6 +183,7 @@ class MachineAdmin(FlowScopedAdmin):
                 "<int:object_id>/step/<slug:step>/", view(pages.step), name="machines_machine_step"
             ),
             path("<int:object_id>/export/", view(pages.export), name="machines_machine_export"),
+            *replay_urls(view),
             *super().get_urls(),
         ]
 
