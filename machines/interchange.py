@@ -303,8 +303,21 @@ class ScenarioSeedOut(serializers.Serializer):
 
 
 def scenario_seed(scenario) -> dict:
-    """A stored Scenario in the seed format (smScenarios items)."""
-    return {"name": scenario.name, "state": scenario.state, "steps": scenario.steps}
+    """A stored Scenario in the seed format (smScenarios items), every step's key present."""
+    return {"name": scenario.name, "state": scenario.state, "steps": scenario_steps(scenario)}
+
+
+def scenario_steps(scenario) -> list[dict]:
+    """A stored Scenario's steps with role and context filled (None and {} when not set)."""
+    return [
+        {
+            "event": step["event"],
+            "role": step.get("role"),
+            "context": step.get("context") or {},
+            "expect": step["expect"],
+        }
+        for step in scenario.steps
+    ]
 
 
 @extend_schema_serializer(component_name="Machine")

@@ -1,12 +1,12 @@
 """The design API's saved scenarios of a version (running them: runtime/apis/scenarios.py)."""
 
-from drf_spectacular.utils import extend_schema, extend_schema_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from machines import scenarios
 from machines.apis import DesignApi
-from machines.interchange import ScenarioIn, ScenarioStepOut
+from machines.interchange import ScenarioIn, ScenarioStepOut, scenario_steps
 
 
 @extend_schema_serializer(component_name="Scenario")
@@ -14,7 +14,11 @@ class ScenarioOut(serializers.Serializer):
     id = serializers.IntegerField(source="pk")
     name = serializers.CharField()
     state = serializers.CharField(allow_null=True, help_text="the start state; null: initial")
-    steps = ScenarioStepOut(many=True)
+    steps = serializers.SerializerMethodField()
+
+    @extend_schema_field(ScenarioStepOut(many=True))
+    def get_steps(self, scenario) -> list[dict]:
+        return scenario_steps(scenario)
 
 
 class ScenarioListCreateApi(DesignApi):

@@ -13,7 +13,7 @@ from django.core.management.base import CommandError
 from clients.models import FlowGrant
 from clients.services import api_client_create
 from machines import selectors as machine_selectors
-from machines.models import Flow
+from machines.models import Flow, Scenario
 from runtime.models import EventRecord, Instance, Subscription
 from runtime.services import instance_create, instance_event_fire
 from runtime.subscriptions import subscription_create
@@ -46,6 +46,9 @@ def world(db):
     subscription = subscription_create(
         flow_code=THEIRS, url="http://localhost/hook", states=None, user=their_user
     )
+    scenario = Scenario.objects.create(
+        machine=theirs, name="theirs", steps=[{"event": "E1", "expect": {"state": "S1"}}]
+    )
     return {
         "ours": ours,
         "theirs": theirs,
@@ -55,6 +58,7 @@ def world(db):
             "instance_id": instance.pk,
             "event_id": event["eventId"],
             "subscription_id": subscription.pk,
+            "scenario_id": scenario.pk,
             "code": THEIRS,
         },
         "failed_event": failed.pk,
@@ -75,6 +79,8 @@ def _body(path: str, world: dict):
         return {"smId": theirs.pk}
     if path.endswith("/simulate"):
         return {"steps": [{"event": "E1"}]}
+    if path.endswith("/scenarios") or "{scenario_id}" in path:
+        return {"name": "ours", "steps": [{"event": "E1", "expect": {"state": "S1"}}]}
     return None
 
 
@@ -104,6 +110,7 @@ def test_every_object_of_another_flow_answers_not_found_on_every_endpoint(world,
     assert footprint(world["ids"]["instance_id"]) == before
     assert EventRecord.objects.get(pk=world["failed_event"]).status == "failed"
     assert Subscription.objects.filter(pk=world["ids"]["subscription_id"]).exists()
+    assert Scenario.objects.get(pk=world["ids"]["scenario_id"]).name == "theirs"
     assert world["theirs"].__class__.objects.get(pk=world["theirs"].pk).status == 3  # online
 
 

@@ -111,6 +111,7 @@ def test_the_docs_pages_load_their_scripts_from_this_server(anonymous):
 FREE_FORM = {
     "InstanceOutput.context",
     "Simulation.context",
+    "ScenarioStep.context",  # a saved step's context: the business data an event carries
     "Error.details",
     "ConditionCheck.names",
     "ConditionCheck.value",

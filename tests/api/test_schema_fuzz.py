@@ -78,12 +78,17 @@ schema.app = application  # calls go to the WSGI app in process
 def world(transactional_db):
     """Real rows for the path ids, and the token of a client that may do everything."""
     from clients.services import api_client_create
+    from machines.scenarios import scenario_create
     from machines.services import machine_new_version
     from runtime.services import instance_create, instance_event_fire
     from tests.runtime.helpers import online
 
     machines = [online(example_seed(name)) for name in EXAMPLE_NAMES]
     draft = machine_new_version(machine=machines[0])
+    scenario = scenario_create(
+        machine=draft,
+        data={"name": "fuzz", "steps": [{"event": "E1", "expect": {"state": "S1"}}]},
+    )
     instance = instance_create(flow_code="design-example", business_key="fuzz-1")
     event = instance_event_fire(instance_id=instance.pk, event="E1")
     _, token = api_client_create(
@@ -94,6 +99,7 @@ def world(transactional_db):
             "sm_id": [draft.pk] + [m.pk for m in machines],  # "0" edits the draft
             "instance_id": [instance.pk],
             "event_id": [event["eventId"]],
+            "scenario_id": [scenario.pk],
             "code": list(EXAMPLE_NAMES),
         },
         "headers": {"Authorization": f"Token {token}"},
