@@ -14,19 +14,26 @@ from django.utils.translation import gettext_lazy as _
 
 from machines.models import Flow
 
-ROLE_LIST = RegexValidator(r"^\d+(,\d+)*$", "Roles are comma-separated integers, like 1,2.")
+ROLE_LIST = RegexValidator(r"^\d+(,\d+)*$", _("Roles are comma-separated integers, like 1,2."))
 
 
 class ApiClient(models.Model):
     """A user that calls the API; `roles` are the role codes it may fire events as."""
 
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_client"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="api_client",
+        verbose_name=_("user"),
     )
-    roles = models.CharField(max_length=200, blank=True, default="", validators=[ROLE_LIST])
-    is_designer = models.BooleanField(default=False)  # the design API on its flows
-    is_operator = models.BooleanField(default=False)  # replaying failed events, migrating
-    created_at = models.DateTimeField(auto_now_add=True)
+    roles = models.CharField(
+        _("roles"), max_length=200, blank=True, default="", validators=[ROLE_LIST]
+    )
+    # The design API on its flows.
+    is_designer = models.BooleanField(_("is a designer"), default=False)
+    # Replaying failed events, migrating instances.
+    is_operator = models.BooleanField(_("is an operator"), default=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("API client")
@@ -53,6 +60,7 @@ class FlowGrant(models.Model):
         null=True,
         blank=True,
         related_name="grants",
+        verbose_name=_("flow"),
         help_text=_("Empty: every flow, those made later too."),
     )
     user = models.ForeignKey(
@@ -61,9 +69,15 @@ class FlowGrant(models.Model):
         null=True,
         blank=True,
         related_name="flow_grants",
+        verbose_name=_("user"),
     )
     group = models.ForeignKey(
-        Group, on_delete=models.CASCADE, null=True, blank=True, related_name="flow_grants"
+        Group,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="flow_grants",
+        verbose_name=_("group"),
     )
 
     class Meta:

@@ -12,12 +12,12 @@ from machines.definition import CHOICE, NORMAL
 
 
 class Flow(models.Model):
-    code = models.SlugField(max_length=100, unique=True)
-    name = models.CharField(max_length=200)
-    description = models.TextField(blank=True, default="")
+    code = models.SlugField(_("code"), max_length=100, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    description = models.TextField(_("description"), blank=True, default="")
     # Kept by the subscription services: lets an event skip the subscriber query entirely.
-    has_subscribers = models.BooleanField(default=False)
-    created_at = models.DateTimeField(auto_now_add=True)
+    has_subscribers = models.BooleanField(_("has subscribers"), default=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         ordering = ["code"]
@@ -30,20 +30,33 @@ class Flow(models.Model):
 
 class Machine(models.Model):
     class Status(models.IntegerChoices):
+        # The API's names (statusName, the schema's enum): the same in every language.
         TESTING = 1, "testing"
         PUBLISHED = 2, "published"
         ONLINE = 3, "online"
         DISABLED = 4, "disabled"
 
-    flow = models.ForeignKey(Flow, on_delete=models.PROTECT, related_name="machines")
-    version = models.PositiveIntegerField()
-    status = models.PositiveSmallIntegerField(choices=Status.choices, default=Status.TESTING)
-    creator = models.CharField(max_length=150, null=True, blank=True)  # noqa: DJ001
-    modifier = models.CharField(max_length=150, null=True, blank=True)  # noqa: DJ001
+    # What pages show: the statuses in the reader's language.
+    STATUS_LABELS = [
+        (Status.TESTING, _("testing")),
+        (Status.PUBLISHED, _("published")),
+        (Status.ONLINE, _("online")),
+        (Status.DISABLED, _("disabled")),
+    ]
+
+    flow = models.ForeignKey(
+        Flow, on_delete=models.PROTECT, related_name="machines", verbose_name=_("flow")
+    )
+    version = models.PositiveIntegerField(_("version"))
+    status = models.PositiveSmallIntegerField(
+        _("status"), choices=STATUS_LABELS, default=Status.TESTING
+    )
+    creator = models.CharField(_("creator"), max_length=150, null=True, blank=True)  # noqa: DJ001
+    modifier = models.CharField(_("modifier"), max_length=150, null=True, blank=True)  # noqa: DJ001
     # Bumped on every edit: the compiled-machine cache is keyed by (id, revision).
-    revision = models.PositiveIntegerField(default=1)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    revision = models.PositiveIntegerField(_("revision"), default=1)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         ordering = ["flow__code", "version"]
@@ -61,6 +74,11 @@ class Machine(models.Model):
     def __str__(self):
         return f"{self.flow.code} v{self.version}"
 
+    def get_status_display(self) -> str:
+        """The status as the API and its messages name it (statusName: testing, published,
+        online, disabled) in every language; pages show the field's translated choices."""
+        return self.Status(self.status).label
+
     @property
     def is_frozen(self) -> bool:
         return self.status != self.Status.TESTING
@@ -68,19 +86,27 @@ class Machine(models.Model):
 
 class State(models.Model):
     class Type(models.IntegerChoices):
+        # The seed format's names (stateType, the schema's enum).
         NORMAL = NORMAL, "normal"
         CHOICE = CHOICE, "choice"
 
-    machine = models.ForeignKey(Machine, on_delete=models.CASCADE, related_name="states")
-    position = models.PositiveIntegerField()  # the order of the definition's state list
-    value = models.CharField(max_length=100)
-    desc = models.CharField(max_length=500, null=True, blank=True)  # noqa: DJ001
-    type = models.PositiveSmallIntegerField(choices=Type.choices, default=Type.NORMAL)
-    initial = models.BooleanField(default=False)
-    final = models.BooleanField(default=False)
+    TYPE_LABELS = [(Type.NORMAL, _("normal")), (Type.CHOICE, _("choice"))]  # on pages
+
+    machine = models.ForeignKey(
+        Machine, on_delete=models.CASCADE, related_name="states", verbose_name=_("machine")
+    )
+    # The order of the definition's state list.
+    position = models.PositiveIntegerField(_("position"))
+    value = models.CharField(_("value"), max_length=100)
+    desc = models.CharField(_("description"), max_length=500, null=True, blank=True)  # noqa: DJ001
+    type = models.PositiveSmallIntegerField(_("type"), choices=TYPE_LABELS, default=Type.NORMAL)
+    initial = models.BooleanField(_("initial"), default=False)
+    final = models.BooleanField(_("final"), default=False)
 
     class Meta:
         ordering = ["machine", "position"]
+        verbose_name = _("state")
+        verbose_name_plural = _("states")
         constraints = [
             models.UniqueConstraint(fields=["machine", "value"], name="state_value_unique"),
         ]
@@ -92,24 +118,30 @@ class State(models.Model):
 class Transition(models.Model):
     """A transition; source and target are state values, so a draft may name a missing state."""
 
-    machine = models.ForeignKey(Machine, on_delete=models.CASCADE, related_name="transitions")
-    position = models.PositiveIntegerField()
-    desc = models.CharField(max_length=500, null=True, blank=True)  # noqa: DJ001
-    source = models.CharField(max_length=100)
-    target = models.CharField(max_length=100)
-    event = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001
-    event_desc = models.CharField(max_length=500, null=True, blank=True)  # noqa: DJ001
-    roles = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
-    show_condition = models.TextField(null=True, blank=True)  # noqa: DJ001
-    guard_condition = models.TextField(null=True, blank=True)  # noqa: DJ001
-    case_condition = models.TextField(null=True, blank=True)  # noqa: DJ001
-    case_order = models.IntegerField(null=True, blank=True)
-    case_default = models.BooleanField(default=False)
-    action = models.CharField(max_length=2000, null=True, blank=True)  # noqa: DJ001
-    timer_seconds = models.PositiveIntegerField(null=True, blank=True)
+    machine = models.ForeignKey(
+        Machine, on_delete=models.CASCADE, related_name="transitions", verbose_name=_("machine")
+    )
+    position = models.PositiveIntegerField(_("position"))
+    desc = models.CharField(_("description"), max_length=500, null=True, blank=True)  # noqa: DJ001
+    source = models.CharField(_("source"), max_length=100)
+    target = models.CharField(_("target"), max_length=100)
+    event = models.CharField(_("event"), max_length=100, null=True, blank=True)  # noqa: DJ001
+    event_desc = models.CharField(  # noqa: DJ001
+        _("event description"), max_length=500, null=True, blank=True
+    )
+    roles = models.CharField(_("roles"), max_length=200, null=True, blank=True)  # noqa: DJ001
+    show_condition = models.TextField(_("show condition"), null=True, blank=True)  # noqa: DJ001
+    guard_condition = models.TextField(_("guard"), null=True, blank=True)  # noqa: DJ001
+    case_condition = models.TextField(_("case condition"), null=True, blank=True)  # noqa: DJ001
+    case_order = models.IntegerField(_("case order"), null=True, blank=True)
+    case_default = models.BooleanField(_("default branch"), default=False)
+    action = models.CharField(_("action URL"), max_length=2000, null=True, blank=True)  # noqa: DJ001
+    timer_seconds = models.PositiveIntegerField(_("timer (s)"), null=True, blank=True)
 
     class Meta:
         ordering = ["machine", "position"]
+        verbose_name = _("transition")
+        verbose_name_plural = _("transitions")
 
     def __str__(self):
         return f"{self.source} -{self.event or ''}-> {self.target}"
@@ -123,12 +155,14 @@ class Scenario(models.Model):
     state. Part of the version's definition: editable in testing, copied by a new version.
     """
 
-    machine = models.ForeignKey(Machine, on_delete=models.CASCADE, related_name="scenarios")
-    name = models.CharField(max_length=200)
-    state = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001
-    steps = models.JSONField(default=list)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    machine = models.ForeignKey(
+        Machine, on_delete=models.CASCADE, related_name="scenarios", verbose_name=_("machine")
+    )
+    name = models.CharField(_("name"), max_length=200)
+    state = models.CharField(_("start state"), max_length=100, null=True, blank=True)  # noqa: DJ001
+    steps = models.JSONField(_("steps"), default=list)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         ordering = ["machine", "id"]

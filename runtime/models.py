@@ -16,16 +16,20 @@ ROLE_MIN, ROLE_MAX = -(2**31), 2**31 - 1
 
 
 class Instance(models.Model):
-    flow = models.ForeignKey(Flow, on_delete=models.PROTECT, related_name="instances")
-    machine = models.ForeignKey(Machine, on_delete=models.PROTECT, related_name="instances")
-    business_key = models.CharField(max_length=200)
-    state = models.CharField(max_length=100)
-    context = models.JSONField(default=dict)
+    flow = models.ForeignKey(
+        Flow, on_delete=models.PROTECT, related_name="instances", verbose_name=_("flow")
+    )
+    machine = models.ForeignKey(
+        Machine, on_delete=models.PROTECT, related_name="instances", verbose_name=_("machine")
+    )
+    business_key = models.CharField(_("business key"), max_length=200)
+    state = models.CharField(_("state"), max_length=100)
+    context = models.JSONField(_("context"), default=dict)
     # Times each event was accepted: event_count(name) reads it with no query.
-    event_counts = models.JSONField(default=dict)
-    revision = models.PositiveIntegerField(default=0)  # applied events
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    event_counts = models.JSONField(_("event counts"), default=dict)
+    revision = models.PositiveIntegerField(_("revision"), default=0)  # applied events
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         verbose_name = _("instance")
@@ -45,13 +49,23 @@ class EventRecord(models.Model):
         DONE = "done"
         FAILED = "failed"
 
+    # What pages show (the API answers the values).
+    STATUS_LABELS = [
+        (Status.ACCEPTED, _("accepted")),
+        (Status.PROCESSING, _("processing")),
+        (Status.DONE, _("done")),
+        (Status.FAILED, _("failed")),
+    ]
+
     instance = models.ForeignKey(Instance, on_delete=models.CASCADE, related_name="events")
     event = models.CharField(max_length=100)
     role = models.IntegerField(null=True, blank=True)
     context = models.JSONField(default=dict)
     request_id = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
     fingerprint = models.CharField(max_length=64)  # sha256 of the request body, for requestId
-    status = models.CharField(max_length=12, choices=Status.choices, default=Status.ACCEPTED)
+    status = models.CharField(
+        _("status"), max_length=12, choices=STATUS_LABELS, default=Status.ACCEPTED
+    )
     result = models.JSONField(null=True, blank=True)
     error = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -232,14 +246,19 @@ class RefusedSubmission(models.Model):
 
     PAYLOAD_CHARS = 2000
 
-    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    code = models.CharField(max_length=40)
-    message = models.CharField(max_length=500)
+    received_at = models.DateTimeField(_("received at"), auto_now_add=True, db_index=True)
+    code = models.CharField(_("code"), max_length=40)
+    message = models.CharField(_("message"), max_length=500)
     # The flow the payload named, when one has that code: staff see their flows' refusals.
     flow = models.ForeignKey(
-        Flow, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        Flow,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("flow"),
     )
-    payload = models.TextField()  # JSON text, ASCII-escaped
+    payload = models.TextField(_("payload"))  # JSON text, ASCII-escaped
 
     class Meta:
         ordering = ["-id"]

@@ -1,6 +1,5 @@
 """What the designer pages show, computed from a machine's definition: no writes here."""
 
-from django.utils.translation import gettext_lazy as _
 
 from machines.definition import Definition
 from machines.diagrams import mermaid_ids, render_mermaid, state_table
@@ -10,12 +9,7 @@ from machines.services import machine_validate
 from machines.validation import Report
 from rules import check_expression
 
-STATUS_LABELS = {
-    Machine.Status.TESTING: _("testing"),
-    Machine.Status.PUBLISHED: _("published"),
-    Machine.Status.ONLINE: _("online"),
-    Machine.Status.DISABLED: _("disabled"),
-}
+STATUS_LABELS = dict(Machine.STATUS_LABELS)  # translated; Machine.Status holds the API's names
 
 # Interchange (seed JSON) names of the definition fields, as designers know them.
 STATE_FIELD_NAMES = {
