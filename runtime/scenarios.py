@@ -16,10 +16,10 @@ from machines.compiled import compiled_machine
 from machines.definition import Definition
 from machines.exceptions import MachineInvalid, ScenarioFailed
 from machines.models import Machine, Scenario
-from machines.scenarios import scenario_list
+from machines.scenarios import scenario_create, scenario_list
 from machines.services import machine_validate
 from rules import request_budget
-from runtime.services import SIMULATION_TOLERATES
+from runtime.services import SIMULATION_TOLERATES, machine_simulate
 from runtime.simulation import simulate
 
 
@@ -163,3 +163,25 @@ def coverage_taken(result: dict) -> dict[int, int]:
         case for choice in result["coverage"]["choices"] for case in choice["cases"]
     ]
     return {item["index"]: item["taken"] for item in items if item["taken"]}
+
+
+def scenario_save_from_simulation(
+    *, machine: Machine, name: str, state: str | None, steps: list[dict]
+) -> Scenario:
+    """Simulate `steps` and save them as a scenario expecting what this run gave.
+
+    A step that reached a state expects that state; one that failed expects its error code.
+    The simulator's "save as scenario": what works today is kept as what must keep working.
+    """
+    run = machine_simulate(machine=machine, state=state, steps=steps)
+    expected = [
+        {**step, "expect": _expectation(result)}
+        for step, result in zip(steps, run["steps"], strict=True)
+    ]
+    return scenario_create(machine=machine, data={"name": name, "state": state, "steps": expected})
+
+
+def _expectation(step: dict) -> dict:
+    if step["ok"]:
+        return {"state": step["outcome"]["state"]}
+    return {"code": step["error"]["code"]}

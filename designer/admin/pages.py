@@ -27,10 +27,12 @@ from designer.admin.display import (
 from designer.admin.forms import ImportForm
 from designer.admin.steps import STEPS, available_steps, may
 from machines import selectors, services
-from machines.diagrams import render_mermaid
+from machines.diagrams import mermaid_marked, render_mermaid
 from machines.interchange import parse_json
 from machines.models import Machine
+from machines.scenarios import scenario_list
 from runtime.models import ROLE_MAX, ROLE_MIN
+from runtime.scenarios import coverage_taken, scenario_save_from_simulation, scenarios_run
 from runtime.services import machine_simulate
 
 
@@ -68,16 +70,27 @@ def overview(admin, request, object_id):
     machine = _machine(admin, request, object_id)
     definition = selectors.machine_definition(machine=machine)
     report = machine_report(request, machine)
+    run, run_error = None, None
+    if request.GET.get("run"):
+        try:
+            run = scenarios_run(machine=machine)
+        except PlatformError as exc:
+            run_error = exc.message
     return _render(
         admin,
         request,
         "admin/machines/machine/overview.html",
         machine,
         gettext("%s: diagram and table") % machine,
-        diagram=render_mermaid(definition),
+        diagram=mermaid_marked(definition, coverage_taken(run))
+        if run
+        else render_mermaid(definition),
         table=table_rows(definition),
         expressions=expression_checks(definition),
         problems=report.errors + report.warnings,
+        scenarios=scenario_list(machine=machine),
+        run=run,
+        run_error=run_error,
     )
 
 
@@ -100,6 +113,7 @@ def simulator(admin, request, object_id):
         initial=initial.value if initial else "",
         events=list(events),
         run_url=reverse("admin:machines_machine_simulate_run", args=[machine.pk]),
+        may_save=not machine.is_frozen and admin.has_change_permission(request, machine),
         simulator_text={
             "badJson": gettext('The context must be a JSON object, such as {"amount": 5}.'),
             "noSteps": gettext("Add at least one step with an event."),
@@ -108,6 +122,9 @@ def simulator(admin, request, object_id):
             "path": gettext("Path or error"),
             "endState": gettext("End state"),
             "visited": gettext("Visited"),
+            "noName": gettext("Name the scenario first."),
+            "saved": gettext("Saved as scenario %s."),
+            "scenarios": gettext("See the scenarios"),
         },
     )
 
@@ -123,7 +140,9 @@ def simulate_run(admin, request, object_id):
         return HttpResponseNotAllowed(["POST"])
     machine = _machine(admin, request, object_id)
     try:
-        state, steps = _simulation_input(request.body)
+        state, steps, save_as = _simulation_input(request.body)
+        if save_as is not None:
+            return _save_scenario(admin, request, machine, save_as, state, steps)
         result = machine_simulate(machine=machine, state=state, steps=steps)
     except PlatformError as exc:
         body = {"code": exc.code, "message": exc.message, "details": exc.details}
@@ -140,7 +159,18 @@ def simulate_run(admin, request, object_id):
     return JsonResponse(result)
 
 
-def _simulation_input(raw: bytes) -> tuple[str | None, list[dict]]:
+def _save_scenario(admin, request, machine, name, state, steps) -> JsonResponse:
+    """The simulator's "save as scenario": the steps, expecting what a run of them gives."""
+    if not admin.has_change_permission(request, machine):
+        raise PermissionDenied
+    scenario = scenario_save_from_simulation(machine=machine, name=name, state=state, steps=steps)
+    url = reverse("admin:machines_machine_overview", args=[machine.pk]) + "#sc-scenarios"
+    return JsonResponse({"id": scenario.pk, "name": scenario.name, "url": url}, status=201)
+
+
+def _simulation_input(raw: bytes) -> tuple[str | None, list[dict], str | None]:
+    """The start state, the steps, and the name to save them under (saveAs) if any."""
+
     def invalid(path, message):
         return ValidationError(message, {"problems": [{"path": path, "message": message}]})
 
@@ -161,7 +191,10 @@ def _simulation_input(raw: bytes) -> tuple[str | None, list[dict]]:
         if not isinstance(context, dict):
             raise invalid(f"steps[{index}].context", gettext("A context is a JSON object."))
         steps.append({"event": event, "role": role, "context": context})
-    return state, steps
+    save_as = body.get("saveAs")
+    if save_as is not None and (not isinstance(save_as, str) or not save_as.strip()):
+        raise invalid("name", gettext("Name the scenario first."))
+    return state, steps, save_as.strip() if save_as is not None else None
 
 
 def _role(value) -> int | str | None:
