@@ -102,7 +102,7 @@ def name_enum_values(result, generator, request, public):
         if isinstance(choices, str):
             choices = deep_import_string(choices)
         choices = getattr(choices, "choices", choices)  # a Django choices class
-        labels = {value: label for value, label in choices}
+        labels = dict(c if isinstance(c, list | tuple) else (c, c) for c in choices)
         component["x-enum-varnames"] = [
             re.sub(r"\W+", "_", str(labels[value])).upper() for value in component["enum"]
         ]

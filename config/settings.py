@@ -202,6 +202,8 @@ SPECTACULAR_SETTINGS = {
         "ProblemLevelEnum": "machines.validation.problems.PROBLEM_LEVELS",
         "EventStatusEnum": "runtime.models.EventRecord.Status",
         "VerdictEnum": "runtime.apis.answers.VERDICTS",
+        "NotificationTypeEnum": ["transition"],
+        "AsyncResultTypeEnum": ["event"],
     },
     # A nullable enum is `nullable: true`, not a oneOf with a separate NullEnum.
     "ENUM_ADD_EXPLICIT_BLANK_NULL_CHOICE": False,

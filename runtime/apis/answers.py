@@ -106,3 +106,13 @@ class SimulationSerializer(serializers.Serializer):
     steps = SimulationStepSerializer(many=True)
     state = serializers.CharField(help_text="the state after the last step that succeeded")
     context = serializers.DictField(help_text="the context after it")
+
+
+class AsyncResultSerializer(serializers.Serializer):
+    """What an async event's callbackUrl receives once the event is done or has failed."""
+
+    type = serializers.ChoiceField(["event"])
+    eventId = serializers.IntegerField()
+    status = serializers.ChoiceField(EventRecord.Status.choices)
+    result = EventOutcomeSerializer(required=False, help_text="when done")
+    error = ErrorSerializer(required=False, help_text="when failed")

@@ -2,7 +2,8 @@
 
 import re
 
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.openapi import AutoSchema as BaseAutoSchema
+from drf_spectacular.utils import OpenApiCallback, extend_schema, extend_schema_field
 from rest_framework import serializers
 
 from clients.access import may_act_as
@@ -76,3 +77,20 @@ def query_int(request, name: str, *, low: int = ROLE_MIN, high: int = ROLE_MAX) 
             f"{name}: {message}", {"problems": [{"path": name, "message": message}]}
         )
     return int(raw)
+
+
+def webhook(name: str, url: str, body, *, summary: str, description: str) -> OpenApiCallback:
+    """An OpenAPI callback: a POST of `body` that the platform sends to `url` (a runtime
+    expression such as {$request.body#/url}).
+
+    The receiving end is described with drf-spectacular's plain AutoSchema: the project's own
+    (config/schema.py) lists our error answers, which a receiver never sends.
+    """
+
+    def receiver(view):
+        view.schema = BaseAutoSchema()
+        return extend_schema(
+            summary=summary, description=description, request=body, responses={200: None}
+        )(view)
+
+    return OpenApiCallback(name, url, receiver)

@@ -10,6 +10,7 @@ from machines.compiled import compiled_machine
 from machines.interchange import VersionField
 from runtime import async_events, engine, selectors, services
 from runtime.apis.answers import (
+    AsyncResultSerializer,
     EventAcceptedSerializer,
     EventOutcomeSerializer,
     EventVerdictSerializer,
@@ -22,6 +23,7 @@ from runtime.apis.common import (
     acting_role,
     query_int,
     valid,
+    webhook,
 )
 from runtime.apply import instance_names
 
@@ -36,6 +38,16 @@ class InstanceOutputSerializer(serializers.Serializer):
     context = serializers.DictField()
     createdAt = serializers.DateTimeField(source="created_at")
     updatedAt = serializers.DateTimeField(source="updated_at")
+
+
+RESULT_SENT = webhook(
+    "asyncResult",
+    "{$request.body#/callbackUrl}",
+    AsyncResultSerializer,
+    summary="An async event's result, sent to its callbackUrl (signed like every webhook)",
+    description="Sent once the event is done or has failed for good. Answer 2xx to "
+    "acknowledge; anything else is retried with backoff. See docs/webhooks.md.",
+)
 
 
 class InstanceListCreateApi(APIView):
@@ -89,6 +101,7 @@ class InstanceEventFireApi(APIView):
     @extend_schema(
         request=InputSerializer,
         responses={200: EventOutcomeSerializer, 202: EventAcceptedSerializer},
+        callbacks=[RESULT_SENT],
     )
     def post(self, request, instance_id):
         data = valid(self.InputSerializer, request.data)
@@ -148,7 +161,14 @@ class InstanceEventsAvailableApi(APIView):
 class InstanceHistoryApi(APIView):
     class OutputSerializer(serializers.Serializer):
         # The first row (the instance's creation) has no event, source state or transition.
-        event = serializers.CharField(allow_null=True)
+        event = serializers.CharField(
+            allow_null=True, help_text="null on the creation row and on a choice state's hops"
+        )
+        eventId = serializers.IntegerField(
+            source="event_record_id",
+            allow_null=True,
+            help_text="the event record that made this hop; null on the creation row",
+        )
         fromState = serializers.CharField(source="from_state", allow_null=True)
         toState = serializers.CharField(source="to_state")
         transitionId = serializers.IntegerField(source="transition_id", allow_null=True)

@@ -1,13 +1,12 @@
 """Subscriptions: who is told of every committed event of a flow, and what they are sent."""
 
-from drf_spectacular.openapi import AutoSchema as BaseAutoSchema
-from drf_spectacular.utils import OpenApiCallback, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from runtime import selectors, subscriptions
-from runtime.apis.common import valid
+from runtime.apis.common import valid, webhook
 
 
 class SubscriptionOutputSerializer(serializers.Serializer):
@@ -57,20 +56,14 @@ class SubscriberNotificationSerializer(serializers.Serializer):
     at = serializers.DateTimeField(help_text="When the event was applied.")
 
 
-def _receiver(view):
-    """The receiving end of a notification, described with drf-spectacular's plain AutoSchema:
-    the project's one (config/schema.py) lists our error answers, which a receiver never sends."""
-    view.schema = BaseAutoSchema()
-    return extend_schema(
-        summary="A subscriber notification (signed with the Standard Webhooks headers)",
-        description="Answer 2xx to acknowledge; anything else is retried with backoff, and "
-        "410 Gone ends the subscription. See docs/webhooks.md.",
-        request=SubscriberNotificationSerializer,
-        responses={200: None},
-    )(view)
-
-
-NOTIFIED = OpenApiCallback("notification", "{$request.body#/url}", _receiver)
+NOTIFIED = webhook(
+    "notification",
+    "{$request.body#/url}",
+    SubscriberNotificationSerializer,
+    summary="A subscriber notification (signed with the Standard Webhooks headers)",
+    description="Answer 2xx to acknowledge; anything else is retried with backoff, and "
+    "410 Gone ends the subscription. See docs/webhooks.md.",
+)
 
 
 class SubscriptionListCreateApi(APIView):

@@ -68,6 +68,12 @@ def test_e2_routes_through_c1_by_amount(business, examples, amount, target):
     ]
     history = business.get(f"/api/v1/instances/{instance['id']}/history/").json()
     assert [h["toState"] for h in history][-2:] == ["C1", target]
+    # Both hops name the event record that made them; only the first names the event.
+    assert [(h["eventId"], h["event"]) for h in history[-2:]] == [
+        (body["eventId"], "E2"),
+        (body["eventId"], None),
+    ]
+    assert history[0]["eventId"] is None  # the instance's creation
 
 
 def test_the_event_context_merges_into_the_instance_context(business, examples):

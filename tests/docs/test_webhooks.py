@@ -134,3 +134,15 @@ def test_the_pages_verification_snippet_accepts_a_real_notification_once(sent, m
     headers = {**notification.headers, "webhook-id": "msg_forged"}
     assert receiver["receive"](forged, headers) == 400
     assert len(handled) == 1
+
+
+def test_every_payload_is_what_the_openapi_schema_describes_to_integrators(sent):
+    from tests.runtime.test_subscriptions import _problems
+
+    for name, component in (
+        ("notification", "SubscriberNotification"),
+        ("result-done", "AsyncResult"),
+        ("result-failed", "AsyncResult"),
+    ):
+        schema = {"$ref": f"#/components/schemas/{component}"}
+        assert _problems(sent[name].json(), schema) == [], name

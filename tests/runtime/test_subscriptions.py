@@ -71,6 +71,10 @@ def _problems(value, schema: dict, where: str = "") -> list[str]:
         schema = _openapi()["components"]["schemas"][schema["$ref"].rpartition("/")[2]]
     if value is None:
         return [] if schema.get("nullable") else [f"{where}: null"]
+    if "allOf" in schema:  # a described or nullable reference: [{"$ref": ...}]
+        return [p for part in schema["allOf"] for p in _problems(value, part, where)]
+    if "type" not in schema:  # any JSON value
+        return []
     if "enum" in schema:
         return [] if value in schema["enum"] else [f"{where}: {value!r} not in the enum"]
     kinds = {"string": str, "integer": int, "boolean": bool, "array": list, "object": dict}
@@ -81,6 +85,8 @@ def _problems(value, schema: dict, where: str = "") -> list[str]:
             p for n, v in enumerate(value) for p in _problems(v, schema["items"], f"{where}[{n}]")
         ]
     if schema["type"] != "object":
+        return []
+    if "properties" not in schema:  # free-form: an error's details
         return []
     fields = schema["properties"]
     problems = [f"{where}.{k}: not in the schema" for k in value.keys() - fields.keys()]
