@@ -1,5 +1,5 @@
 from config.routes import route
-from machines import apis, scenario_apis
+from machines import apis
 
 lifecycle = apis.MachineLifecycleApi.as_view
 
@@ -15,15 +15,5 @@ urlpatterns = [
     *route("machines/<int:sm_id>/new-version/", apis.MachineNewVersionApi.as_view(), "new-version"),
     *route("machines/<int:sm_id>/diagram/", apis.MachineDiagramApi.as_view(), "diagram"),
     *route("machines/<int:sm_id>/table/", apis.MachineTableApi.as_view(), "table"),
-    *route(
-        "machines/<int:sm_id>/scenarios/",
-        scenario_apis.ScenarioListCreateApi.as_view(),
-        "scenarios",
-    ),
-    *route(
-        "machines/<int:sm_id>/scenarios/<int:scenario_id>/",
-        scenario_apis.ScenarioDetailApi.as_view(),
-        "scenario",
-    ),
     *route("expressions/check/", apis.ExpressionCheckApi.as_view(), "expression-check"),
 ]

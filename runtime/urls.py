@@ -41,6 +41,16 @@ urlpatterns = [
         "replay-history",
     ),
     *route(
+        "machines/<int:sm_id>/scenarios/",
+        scenarios.ScenarioListCreateApi.as_view(),
+        "scenarios",
+    ),
+    *route(
+        "machines/<int:sm_id>/scenarios/<int:scenario_id>/",
+        scenarios.ScenarioDetailApi.as_view(),
+        "scenario",
+    ),
+    *route(
         "machines/<int:sm_id>/scenarios/run/",
         scenarios.ScenarioRunApi.as_view(),
         "scenarios-run",
