@@ -15,6 +15,7 @@ from django.urls import URLResolver, get_resolver, reverse
 
 from machines import selectors as machine_selectors
 from machines import services as machine_services
+from machines.scenarios import scenario_create
 from runtime.models import EventRecord
 from runtime.services import instance_create, instance_event_fire
 from runtime.subscriptions import subscription_create
@@ -79,8 +80,12 @@ def world(db):
     subscription = subscription_create(
         flow_code=FLOW, url="http://localhost/hook", states=None, user=user
     )
+    scenario = scenario_create(
+        machine=draft, data={"name": "paths", "steps": [{"event": "E1", "expect": {"state": "S1"}}]}
+    )
     ids = {
         "sm_id": draft.pk,
+        "scenario_id": scenario.pk,
         "instance_id": instance.pk,
         "event_id": event["eventId"],
         "code": FLOW,
@@ -110,6 +115,14 @@ def _body(route: str, method: str, world: dict):
         "/instances/<int:instance_id>/migrate/": {"smId": world["draft"].pk},
         "/flows/<slug:code>/fire/": {"state": "START", "event": "E1"},
         "/machines/<int:sm_id>/simulate/": {"steps": [{"event": "E1"}]},
+        "/machines/<int:sm_id>/scenarios/": {
+            "name": "new",
+            "steps": [{"event": "E1", "expect": {"state": "S1"}}],
+        },
+        "/machines/<int:sm_id>/scenarios/<int:scenario_id>/": {
+            "name": "renamed",
+            "steps": [{"event": "E1", "expect": {"state": "S1"}}],
+        },
         "/expressions/check/": {"expression": "ctx.n + 1"},
         "/subscriptions/": {"flow": FLOW, "url": "http://localhost/other"},
     }
