@@ -25,7 +25,8 @@ ANY_OPERATION = {
 CHANGES = {
     "409": "A conflict: MACHINE_FROZEN, LIFECYCLE_ERROR, NO_ONLINE_VERSION, "
     "DUPLICATE_BUSINESS_KEY, NO_TRANSITION, GUARD_REJECTED, NO_DEFAULT_BRANCH, ROUTING_LOOP, "
-    "STATE_CONFLICT, IDEMPOTENCY_MISMATCH, or INSTANCE_BUSY (see Retry-After).",
+    "STATE_CONFLICT, IDEMPOTENCY_MISMATCH, SCENARIO_FAILED (publishing a version whose saved "
+    "scenarios fail), or INSTANCE_BUSY (see Retry-After).",
     "415": "VALIDATION_ERROR: the body is not JSON (application/json).",
     "422": "EXPRESSION_ERROR: an expression raised while evaluating; details say which, why.",
     "502": "ACTION_FAILED: a transition action's callback failed; nothing changed.",
