@@ -3,8 +3,10 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularSwaggerView
 
 from config.api_docs import RedocView, SchemaView
+from config.landing import landing
 
 urlpatterns = [
+    path("", landing, name="landing"),  # the admin's "View site"
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),  # set_language: the admin's switch
     path("api/v1/", include("machines.urls")),

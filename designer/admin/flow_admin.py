@@ -55,9 +55,12 @@ class FlowAdmin(FlowScopedAdmin):
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:
             versions = obj.machines.order_by("-version")
+            diff_form = DiffForm(flow=obj, initial=_latest_two(versions))
+            for field in diff_form.fields.values():  # the form stands outside the admin's
+                field.widget.attrs["form"] = "sc-diff-form"
             context.update(
                 versions=[(m, STATUS_LABELS[m.status]) for m in versions],
-                diff_form=DiffForm(flow=obj, initial=_latest_two(versions)),
+                diff_form=diff_form,
                 may_add_machine=request.user.has_perm("machines.add_machine"),
             )
         return super().render_change_form(request, context, add, change, form_url, obj)
