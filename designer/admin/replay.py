@@ -15,6 +15,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from config.exceptions import PlatformError
+from designer.admin.display import STATUS_LABELS
 from designer.admin.pages import _machine, _render
 from machines import selectors
 from machines.diagrams import mermaid_marked
@@ -53,7 +54,7 @@ class ReplayForm(forms.Form):
 def _version_label(machine: Machine) -> str:
     return gettext("version %(version)s (%(status)s)") % {
         "version": machine.version,
-        "status": machine.get_status_display(),
+        "status": STATUS_LABELS[machine.status],  # get_status_display is the API's name
     }
 
 
