@@ -5,6 +5,8 @@ one history row per hop, the instance's new state, merged context and counts, it
 the outbox rows, all in the caller's transaction. Anything raising rolls all of it back.
 """
 
+import hashlib
+
 from django.utils import timezone
 
 from machines.compiled import compiled_machine
@@ -22,7 +24,7 @@ def decide_and_act(instance: Instance, record: EventRecord, now) -> tuple:
     the PostgreSQL fast path (runtime/fastpath.py), which differ only in how they write.
     """
     compiled, decision, merged = decide(instance, record)
-    actions = run_actions(instance, decision, merged, record.request_id)
+    actions = run_actions(instance, decision, merged, record)
     record_done(record, instance, decision, actions, now)
     return compiled, decision, merged
 
@@ -101,9 +103,9 @@ def check_expectations(instance: Instance, record: EventRecord) -> None:
         )
 
 
-def run_actions(instance, decision, merged: dict, request_id) -> list[dict | None]:
+def run_actions(instance, decision, merged: dict, record) -> list[dict | None]:
     """Call each hop's action in order; the first failure fails the whole event."""
-    results = []
+    request_id, results = record.request_id, []
     for hop in decision.hops:
         url = hop.transition.action
         if not url:
@@ -122,13 +124,29 @@ def run_actions(instance, decision, merged: dict, request_id) -> list[dict | Non
             "requestId": request_id,
         }
         try:
-            results.append(post_json(url, payload).as_dict())
+            message_id = action_message_id(instance.pk, record, hop.transition.id)
+            results.append(post_json(url, payload, message_id=message_id).as_dict())
         except CallbackError as exc:
             raise ActionFailed(
                 f"The action of {hop.from_state} -> {hop.to_state} failed: {exc.reason}",
                 {**exc.as_dict(), "transitionId": hop.transition.id},
             ) from exc
     return results
+
+
+def action_message_id(instance_id: int, record, transition_id: int) -> str | None:
+    """The webhook-id of an action call: the same on every try of one event's action.
+
+    An async event has its record before its actions run: every retry of it calls with the
+    same id. A sync event has none yet; with a requestId, a send again of the same event
+    (after a failure, which kept nothing) calls with the same id. Otherwise a fresh one.
+    """
+    if record.pk is not None:
+        return f"msg_e{record.pk}_t{transition_id}"
+    if record.request_id is not None:
+        key = f"{instance_id}:{record.request_id}:{transition_id}".encode()
+        return f"msg_{hashlib.sha256(key).hexdigest()[:32]}"
+    return None
 
 
 def event_outcome(record: EventRecord) -> dict:
