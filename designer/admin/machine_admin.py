@@ -16,13 +16,14 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from config.exceptions import PlatformError
-from designer.admin import pages
+from designer.admin import live, pages
 from designer.admin.display import STATUS_LABELS, machine_report, problems_by_place
 from designer.admin.forms import MachineForm, StateForm, TransitionForm
 from designer.admin.replay import replay_urls
 from designer.admin.scoping import FLOW_FILTER, FlowScopedAdmin
 from designer.admin.steps import available_steps
-from machines import services
+from machines import selectors, services
+from machines.diagrams import render_mermaid
 from machines.interchange import NO, YES
 from machines.models import Machine, State, Transition
 
@@ -168,6 +169,8 @@ class MachineAdmin(FlowScopedAdmin):
 
         return [
             path("import/", view(pages.import_machine), name="machines_machine_import"),
+            path("live/", view(live.live_check), name="machines_machine_live_new"),
+            path("<int:object_id>/live/", view(live.live_check), name="machines_machine_live"),
             path(
                 "<int:object_id>/overview/", view(pages.overview), name="machines_machine_overview"
             ),
@@ -196,6 +199,7 @@ class MachineAdmin(FlowScopedAdmin):
             status_label=STATUS_LABELS[obj.status] if obj is not None else "",
             steps=available_steps(self, request, obj) if obj is not None else [],
             state_values=[s.value for s in obj.states.all()] if obj is not None else [],
+            **_editor_context(self, request, obj),
         )
         return super().render_change_form(request, context, add, change, form_url, obj)
 
@@ -260,6 +264,28 @@ class MachineAdmin(FlowScopedAdmin):
     def delete_queryset(self, request, queryset):
         for machine in queryset:
             services.machine_delete(machine=machine)
+
+
+def _editor_context(admin, request, obj) -> dict:
+    """The live check's URL and texts for a form that can be edited; else the stored diagram."""
+    if obj is None and admin.has_add_permission(request):
+        url = reverse("admin:machines_machine_live_new")
+    elif obj is not None and admin.has_change_permission(request, obj):
+        url = reverse("admin:machines_machine_live", args=[obj.pk])
+    else:
+        definition = selectors.machine_definition(machine=obj) if obj is not None else None
+        return {"diagram": render_mermaid(definition) if definition else ""}
+    return {
+        "live_url": url,
+        "live_text": {
+            "checking": gettext("Checking…"),
+            "checked": gettext("Checked as you type; nothing is saved until you press Save."),
+            "failed": gettext("Could not check the form:"),
+            "each": gettext(
+                "Each problem is also shown next to the state or transition it concerns."
+            ),
+        },
+    }
 
 
 def seed_document(form, formsets) -> dict:

@@ -1,4 +1,5 @@
-// The designer's pages: draw Mermaid diagrams, and run the simulator.
+// The designer's pages: draw Mermaid diagrams, run the simulator, and check a draft as it is
+// edited (the machine's change form).
 // Mermaid is the project's own copy (vendor/mermaid.min.js): nothing comes from a CDN.
 (function () {
   "use strict";
@@ -11,16 +12,21 @@
   }
 
   // Draw `source` into `container`; data-rendered tells tests (and people) how it went.
+  // Answers the id Mermaid's node and edge ids start with, or null when drawing failed.
   async function draw(container, source) {
     drawings += 1;
+    const id = "sc-svg-" + drawings;
     try {
-      const { svg } = await window.mermaid.render("sc-svg-" + drawings, source);
+      const { svg } = await window.mermaid.render(id, source);
       container.innerHTML = svg;
+      container.classList.remove("sc-error");
       container.dataset.rendered = "true";
+      return id;
     } catch (error) {
       container.textContent = String(error && error.message ? error.message : error);
       container.classList.add("sc-error");
       container.dataset.rendered = "error";
+      return null;
     }
   }
 
@@ -158,6 +164,277 @@
     addStep();
   }
 
+  // The draft editor: the states and transitions rows, as the save would send them, go to
+  // the live check (designer/admin/live.py) each time the designer stops typing; its answer
+  // puts each problem next to its row and redraws the diagram, whose states and transitions
+  // lead back to their rows when clicked.
+  const STATE_FIELDS = ["value", "desc", "type", "initial", "final"];
+  const TEXT_FIELDS = {
+    source: "sourceState",
+    target: "targetState",
+    event: "eventValue",
+    event_desc: "eventDesc",
+    desc: "transitionDesc",
+    roles: "eventRole",
+    show_condition: "showCondition",
+    guard_condition: "guardCondition",
+    case_condition: "caseCondition",
+    case_order: "caseOrder",
+    action: "transitionAction",
+    timer_seconds: "timerSeconds",
+  };
+  const YES = 1;
+  const NO = 2;
+  const DELAY = 350; // milliseconds of quiet before a check
+
+  function setupEditor(live) {
+    const form = live.closest("form");
+    const text = readJson("sc-live-text") || {};
+    const status = document.getElementById("sc-live-status");
+    const diagram = document.getElementById("sc-diagram");
+    let timer = null;
+    let sent = 0; // checks started; only the latest one's answer is shown
+    let controller = null;
+
+    function input(row, name) {
+      return row.querySelector('[name="' + row.id + "-" + name + '"]');
+    }
+
+    function value(row, name) {
+      const field = input(row, name);
+      const raw = field ? field.value.trim() : "";
+      return raw === "" ? null : raw;
+    }
+
+    function checked(row, name) {
+      const field = input(row, name);
+      return Boolean(field && field.checked);
+    }
+
+    function rowsOf(prefix) {
+      return Array.from(document.querySelectorAll("#" + prefix + "-group tr.form-row")).filter(
+        (row) => !row.classList.contains("empty-form") && /-\d+$/.test(row.id)
+      );
+    }
+
+    // A row the save keeps: not marked for deletion, and not a new row left untouched.
+    function kept(row, untouched) {
+      if (checked(row, "DELETE")) return false;
+      return Boolean(value(row, "id")) || !untouched;
+    }
+
+    function stateSeed(row) {
+      const type = input(row, "type");
+      return {
+        stateValue: value(row, "value") || "",
+        stateDesc: value(row, "desc"),
+        stateType: type ? type.value : "1",
+        initial: checked(row, "initial"),
+        final: checked(row, "final"),
+      };
+    }
+
+    function transitionSeed(row) {
+      const seed = {};
+      Object.entries(TEXT_FIELDS).forEach(([name, key]) => {
+        seed[key] = value(row, name);
+      });
+      seed.sourceState = seed.sourceState || "";
+      seed.targetState = seed.targetState || "";
+      seed.caseDefault = checked(row, "case_default") ? YES : NO;
+      return seed;
+    }
+
+    // The rows the save would keep, each with the seed entry it becomes.
+    function gather() {
+      const states = rowsOf("states").filter((row) => {
+        const seed = stateSeed(row);
+        const untouched =
+          !seed.stateValue && !seed.stateDesc && seed.stateType === "1" && !seed.initial && !seed.final;
+        return kept(row, untouched);
+      });
+      const transitions = rowsOf("transitions").filter((row) => {
+        const seed = transitionSeed(row);
+        const untouched =
+          Object.values(TEXT_FIELDS).every((key) => !seed[key]) && seed.caseDefault === NO;
+        return kept(row, untouched);
+      });
+      return {
+        states: states,
+        transitions: transitions,
+        body: { smStates: states.map(stateSeed), smTransitions: transitions.map(transitionSeed) },
+      };
+    }
+
+    function problemItem(problem) {
+      const field = problem.field ? " (" + problem.field + ")" : "";
+      return el("li", { class: "sc-" + problem.level, "data-code": problem.code }, problem.message + field);
+    }
+
+    function showRowProblems(rows, problems) {
+      const found = { states: new Map(), transitions: new Map() };
+      problems.forEach((problem) => {
+        ["states", "transitions"].forEach((kind) => {
+          problem.place[kind].forEach((index) => {
+            const list = found[kind].get(index) || [];
+            list.push(problem);
+            found[kind].set(index, list);
+          });
+        });
+      });
+      ["states", "transitions"].forEach((kind) => {
+        rowsOf(kind).forEach((row) => {
+          const cell = row.querySelector("td.field-problems");
+          if (!cell) return;
+          const index = rows[kind].indexOf(row);
+          const mine = index < 0 ? [] : found[kind].get(index) || [];
+          const holder = cell.querySelector("p") || cell;
+          holder.replaceChildren();
+          if (mine.length) holder.append(el("ul", { class: "sc-problems" }, ...mine.map(problemItem)));
+          row.classList.toggle("sc-row-error", mine.some((p) => p.level === "error"));
+        });
+      });
+    }
+
+    function showSummary(body) {
+      const summary = document.getElementById("sc-summary");
+      const old = document.getElementById("sc-problems");
+      let list;
+      if (body.problems.length) {
+        list = el(
+          "ul",
+          { class: "sc-problems sc-summary", id: "sc-problems" },
+          ...body.problems.map((p) =>
+            el("li", { class: "sc-" + p.level, "data-code": p.code }, el("code", {}, p.code), " " + p.message)
+          )
+        );
+        summary.textContent = body.summary + " " + (text.each || "");
+        summary.hidden = false;
+      } else {
+        list = el("p", { class: "sc-ok", id: "sc-problems" }, body.summary);
+        summary.hidden = true;
+      }
+      if (old) old.replaceWith(list);
+    }
+
+    function showStateValues(body) {
+      const values = new Set(body.smStates.map((s) => s.stateValue).filter(Boolean));
+      const datalist = document.getElementById("sc-state-values");
+      if (datalist) datalist.replaceChildren(...Array.from(values).map((v) => el("option", { value: v })));
+    }
+
+    function focusRow(row) {
+      if (!row) return;
+      document.querySelectorAll(".sc-row-focus").forEach((other) => other.classList.remove("sc-row-focus"));
+      row.classList.add("sc-row-focus");
+      row.scrollIntoView({ block: "center" });
+      const first = row.querySelector("input:not([type=hidden]), select, textarea");
+      if (first) first.focus({ preventScroll: true });
+    }
+
+    function clickable(element, row, label) {
+      element.classList.add("sc-clickable");
+      element.setAttribute("data-sc-row", row.id);
+      element.setAttribute("role", "button");
+      element.setAttribute("tabindex", "0");
+      element.setAttribute("aria-label", label);
+      element.addEventListener("click", () => focusRow(row));
+      element.addEventListener("keydown", (event) => {
+        if (event.key === "Enter" || event.key === " ") {
+          event.preventDefault();
+          focusRow(row);
+        }
+      });
+    }
+
+    // Mermaid names a state's group "<svg id>-state-<node id>-<n>" and a transition's arrow
+    // and label data-id="edge<n>"; the live check says which row each node and edge is.
+    function linkDiagram(svgId, answer, rows) {
+      const prefix = svgId + "-state-";
+      diagram.querySelectorAll("g.node[id^='" + prefix + "']").forEach((node) => {
+        const id = node.id.slice(prefix.length).replace(/-\d+$/, "");
+        const index = answer.nodes[id];
+        if (index === undefined) return;
+        const row = rows.states[index];
+        clickable(node, row, value(row, "value") || id);
+      });
+      Object.entries(answer.edges).forEach(([edgeId, index]) => {
+        const row = rows.transitions[index];
+        const label = (value(row, "source") || "?") + " → " + (value(row, "target") || "?");
+        diagram.querySelectorAll("[data-id='" + edgeId + "']").forEach((part) => {
+          if (part.tagName.toLowerCase() === "path") {
+            // A wide, invisible copy of the arrow, so it is easy to hit.
+            const hit = part.cloneNode(false);
+            hit.removeAttribute("id");
+            hit.removeAttribute("marker-end");
+            hit.removeAttribute("marker-start");
+            hit.setAttribute("class", "sc-edge-hit");
+            hit.setAttribute("data-id", edgeId + "-hit");
+            part.after(hit);
+            clickable(hit, row, label);
+            part.classList.add("sc-edge");
+          } else {
+            clickable(part, row, label);
+          }
+        });
+      });
+    }
+
+    async function check() {
+      timer = null;
+      const rows = gather();
+      const number = ++sent;
+      if (controller) controller.abort();
+      controller = new AbortController();
+      live.dataset.state = "checking";
+      if (status) status.textContent = text.checking || "";
+      let response, answer;
+      try {
+        response = await fetch(live.dataset.url, {
+          method: "POST",
+          credentials: "same-origin",
+          signal: controller.signal,
+          headers: {
+            "Content-Type": "application/json",
+            "X-CSRFToken": form.querySelector("[name=csrfmiddlewaretoken]").value,
+          },
+          body: JSON.stringify(rows.body),
+        });
+        answer = await response.json();
+      } catch (error) {
+        if (error.name === "AbortError") return;
+        answer = { message: String(error && error.message ? error.message : error) };
+      }
+      if (number !== sent) return; // a newer check is on its way
+      if (!response || !response.ok) {
+        live.dataset.state = "error";
+        if (status) status.textContent = (text.failed || "") + " " + (answer.message || response.status);
+        return;
+      }
+      showRowProblems(rows, answer.problems);
+      showSummary(answer);
+      showStateValues(rows.body);
+      const svgId = await draw(diagram, answer.diagram);
+      if (number !== sent) return;
+      if (svgId) linkDiagram(svgId, answer, rows);
+      live.dataset.state = "done";
+      live.dataset.checks = String(number);
+      if (status) status.textContent = text.checked || "";
+    }
+
+    function later() {
+      if (timer) clearTimeout(timer);
+      live.dataset.state = "pending";
+      timer = setTimeout(check, DELAY);
+    }
+
+    // Typing, ticking a box and choosing an option all fire "input".
+    form.addEventListener("input", later);
+    document.addEventListener("formset:added", later);
+    document.addEventListener("formset:removed", later);
+    check();
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
     window.mermaid.initialize({ startOnLoad: false, securityLevel: "strict", theme: "default" });
     document.querySelectorAll("[data-sc-diagram]").forEach((container) => {
@@ -165,5 +442,7 @@
     });
     const simulator = document.getElementById("sc-simulator");
     if (simulator) setupSimulator(simulator);
+    const live = document.querySelector("#sc-live[data-url]");
+    if (live) setupEditor(live);
   });
 })();
