@@ -118,6 +118,12 @@ def test_a_designer_edits_a_draft_and_sees_problems_and_diagram_as_they_type(
     page.mouse.click(x, y)
     expect(page.locator("#transitions-4")).to_have_class(FOCUSED)
     expect(page.locator("#transitions-3")).not_to_have_class(FOCUSED)
+    # From the keyboard: a state reached with Tab, then Enter.
+    settled(page)
+    page.focus("#sc-diagram g.node[data-sc-row=states-0]")
+    page.keyboard.press("Enter")
+    expect(page.locator("#states-0")).to_have_class(FOCUSED)
+    expect(page.locator("[name=states-0-value]")).to_be_focused()
     assert page.evaluate("window.scPageLoad") == "the same page"
 
     # Saving stores what was typed, through the usual form.
