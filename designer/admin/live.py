@@ -79,7 +79,7 @@ def definition_check(document: dict) -> dict:
     diagram = render_mermaid(definition)
     return {
         "valid": errors == 0,
-        "summary": _summary(errors, len(problems) - errors),
+        "summary": problem_summary(errors, len(problems) - errors),
         "problems": problems,
         "diagram": diagram,
         "nodes": _node_rows(definition, kept[STATES]),
@@ -174,7 +174,8 @@ def _node_rows(definition: Definition, state_rows: list[int]) -> dict[str, int]:
     return {ids[value]: row for value, row in first.items() if value in ids}
 
 
-def _summary(errors: int, warnings: int) -> str:
+def problem_summary(errors: int, warnings: int) -> str:
+    """ "2 errors, 1 warning." in the current language, or that there is no problem."""
     if not errors and not warnings:
         return gettext("No problems: this machine can be published.")
     counts = (

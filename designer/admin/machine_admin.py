@@ -196,6 +196,7 @@ class MachineAdmin(FlowScopedAdmin):
             show_save_and_add_another=False,
             report=report,
             problems=list(report.errors + report.warnings) if report else [],
+            summary=_summary(report),
             status_label=STATUS_LABELS[obj.status] if obj is not None else "",
             steps=available_steps(self, request, obj) if obj is not None else [],
             state_values=[s.value for s in obj.states.all()] if obj is not None else [],
@@ -264,6 +265,10 @@ class MachineAdmin(FlowScopedAdmin):
     def delete_queryset(self, request, queryset):
         for machine in queryset:
             services.machine_delete(machine=machine)
+
+
+def _summary(report) -> str:
+    return live.problem_summary(len(report.errors), len(report.warnings)) if report else ""
 
 
 def _editor_context(admin, request, obj) -> dict:
