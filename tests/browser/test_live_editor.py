@@ -101,6 +101,8 @@ def test_a_designer_edits_a_draft_and_sees_problems_and_diagram_as_they_type(
     expect(page.locator("#sc-diagram svg")).to_contain_text("ARCHIVED")
     expect(nodes).to_have_count(before + 1)
     expect(new_row.locator("[data-code=STATE_UNREACHABLE]")).to_be_visible()
+    page.fill(f"[name={row_id}-desc]", "已归档")  # a description in Chinese, drawn as typed
+    expect(page.locator("#sc-diagram svg")).to_contain_text("ARCHIVED: 已归档")
     settled(page)
 
     # Clicking a state on the diagram leads to its row.

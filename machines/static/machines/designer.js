@@ -366,6 +366,7 @@
             // A wide, invisible copy of the arrow, so it is easy to hit.
             const hit = part.cloneNode(false);
             hit.removeAttribute("id");
+            hit.removeAttribute("style");
             hit.removeAttribute("marker-end");
             hit.removeAttribute("marker-start");
             hit.setAttribute("class", "sc-edge-hit");
@@ -422,7 +423,8 @@
       if (status) status.textContent = text.checked || "";
     }
 
-    function later() {
+    function later(event) {
+      if (event && event.isComposing) return; // an input method is still composing (Chinese)
       if (timer) clearTimeout(timer);
       live.dataset.state = "pending";
       timer = setTimeout(check, DELAY);
@@ -430,6 +432,7 @@
 
     // Typing, ticking a box and choosing an option all fire "input".
     form.addEventListener("input", later);
+    form.addEventListener("compositionend", later);
     document.addEventListener("formset:added", later);
     document.addEventListener("formset:removed", later);
     check();
