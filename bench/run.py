@@ -25,10 +25,11 @@ from pathlib import Path
 
 import psycopg
 
-from bench import data
+from bench import data, replay
 from bench.async_events import async_rows
 from bench.infra import PYTHON, ROOT, Children, free_port, start_gunicorn
 from bench.plans import RUN_ORDER, WORKERS, Plan, plans, rows_for, rules_rows
+from bench.replay import replay_rows
 from bench.report import Result, Row, ms, rate_text, table
 
 HERE = Path(__file__).resolve().parent
@@ -62,6 +63,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         action="store_true",
         help="only the async rows and the sync rows they are compared with (REST, service 2p)",
     )
+    parser.add_argument(
+        "--replay-only",
+        action="store_true",
+        help="only the replay-history rows (no servers, no other data)",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.rounds, args.seconds = 1, 2.0
@@ -80,11 +86,16 @@ def main(argv: list[str]) -> int:
     failed = True
     try:
         busy_before = cpu_busy()
-        context = setup(children, args)
+        if args.replay_only:
+            context = setup_replay(children)
+            rows = []
+        else:
+            context = setup(children, args)
+            rows = measure_all(children, context, args)
+            rows += [] if args.async_only else rules_rows(workdir)
+            rows += async_rows(children, context, args)
+        rows += [] if args.async_only else replay_rows(children, context)
         context["busy_before"] = busy_before
-        rows = measure_all(children, context, args)
-        rows += [] if args.async_only else rules_rows(workdir)
-        rows += async_rows(children, context, args)
         print(header(context, args, time.monotonic() - began))
         print(table(rows))
         save(rows, context, args)
@@ -132,10 +143,27 @@ def setup(children: Children, args) -> dict:
     return context
 
 
+def setup_replay(children: Children) -> dict:
+    """`--replay-only`: PostgreSQL, the schema and machines, and the history to replay."""
+    step = _stepper()
+    url = children.start_postgres(free_port(55480))
+    env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "bench.settings"}
+    prepared = json.loads(_run_json(children, "prepare", ["-m", "bench.data", "prepare", "1"],
+                                    env, 120))  # fmt: skip
+    context = {"url": url, "env": env, "sizes": {}}
+    context["replay"] = data.clone_database(url, "bench_replay")
+    replay.load(context["replay"], prepared["choice"]["template"])
+    step(f"PostgreSQL on {url}, {replay.INSTANCES:,} instances with {replay.EVENTS} events each")
+    return context
+
+
 def _load(context: dict, step) -> None:
     url, templates = context["url"], context["templates"]
     small = data.clone_database(url, "bench_growth_1k")
     large = data.clone_database(url, "bench_growth_1m")
+    context["replay"] = data.clone_database(url, "bench_replay")  # before any server connects
+    replay.load(context["replay"], templates["choice"])
+    step(f"replay history: {replay.INSTANCES:,} instances with {replay.EVENTS} events each")
     ids = {
         # One applied event each: the event table is then not empty when settle() takes
         # its statistics, or PostgreSQL plans the foreign-key checks of every event insert

@@ -17,11 +17,16 @@ merged into the replay's context, the replay's own event counts, the instance's 
 key and creation time, and `now()` the moment the event was applied (docs/designer.md).
 """
 
+import json
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import groupby
 from time import perf_counter
+
+from django.db.models import Count
+from django.db.models.fields.json import KT
+from django.db.models.functions import Coalesce
 
 from config.exceptions import PlatformError, ValidationError
 from machines.compiled import CompiledMachine, compiled_machine
@@ -32,7 +37,7 @@ from machines.services import machine_validate
 from rules import RequestBudget, RuleError, limits, request_budget
 from runtime import engine
 from runtime.exceptions import StateConflict
-from runtime.models import EventRecord, Instance
+from runtime.models import EventRecord, HistoryEntry, Instance
 from runtime.services import SIMULATION_TOLERATES, online_machine
 from runtime.simulation import error_body
 
@@ -56,8 +61,11 @@ DECIDED = frozenset(
     }
 )
 _REPLAYED = (EventRecord.Status.DONE, EventRecord.Status.FAILED)
-_EVENT_FIELDS = ("instance_id", "id", "event", "role", "context", "status", "result", "error",
-                 "expected_state", "created_at", "finished_at")  # fmt: skip
+_DECIDED_AT = Coalesce("finished_at", "created_at")  # when the event was decided
+# An event as _events reads it; "at" only when an expression reads now() (_Replay.pure).
+_EVENT_FIELDS = ("instance_id", "id", "event", "role", "context", "status", "to_state", "error",
+                 "expected_state")  # fmt: skip
+MEMO_ENTRIES = 50_000  # decisions remembered per replay (see _Replay)
 
 
 class _Stop(Exception):
@@ -106,13 +114,17 @@ def machine_replay_history(
     stopped_by = "limit" if len(rows) > limit else None
     rows = sorted(rows[:limit])
     totals = _Totals()
+    memo = {} if _pure(compiled) else None
     deadline = perf_counter() + DEADLINE_SECONDS
     with request_budget(_budget(), fresh=True):
         try:
-            for row, events in _histories(rows):
-                _replay_instance(compiled, row, events, totals, deadline)
+            for start in range(0, len(rows), INSTANCE_CHUNK):
+                chunk = rows[start : start + INSTANCE_CHUNK]
+                _replay_chunk(compiled, chunk, totals, deadline, memo)
         except _Stop as stop:
             stopped_by = stop.reason
+    if memo is not None:  # the events were read without their times: the differences' now
+        _fill_times(totals.differences)
     return _answer(machine, source, limit, totals, stopped_by)
 
 
@@ -144,36 +156,78 @@ def _budget() -> RequestBudget:
     )
 
 
-def _histories(rows: list[tuple]):
-    """Each instance row with its decided events in order: one query per chunk of instances."""
-    for start in range(0, len(rows), INSTANCE_CHUNK):
-        chunk = rows[start : start + INSTANCE_CHUNK]
-        events = (
-            EventRecord.objects.filter(instance_id__in=[r[0] for r in chunk], status__in=_REPLAYED)
-            .order_by("instance_id", "id")
-            .values_list(*_EVENT_FIELDS)
-            .iterator(chunk_size=5_000)
-        )
-        by_instance = {key: list(group) for key, group in groupby(events, key=lambda e: e[0])}
+def _replay_chunk(compiled, chunk: list[tuple], totals: _Totals, deadline: float, memo) -> None:
+    """The instances of `chunk` one by one, with two queries: their events, then the
+    transitions their recorded history took (of the instances replayed, if it stops)."""
+    events = _events([row[0] for row in chunk], with_time=memo is None)
+    replayed = []
+    try:
         for row in chunk:
-            yield row, by_instance.pop(row[0], [])
+            _replay_instance(compiled, row, events.pop(row[0], []), totals, deadline, memo)
+            replayed.append(row[0])
+    finally:
+        _count_recorded(replayed, totals)
 
 
-def _replay_instance(compiled, row, events, totals: _Totals, deadline: float) -> None:
+def _events(instance_ids: list[int], *, with_time: bool) -> dict[int, list[tuple]]:
+    """The decided events of these instances in order, by instance; only what a step needs
+    (an applied event's toState, not its whole result)."""
+    fields = (*_EVENT_FIELDS, "at") if with_time else _EVENT_FIELDS
+    rows = (
+        EventRecord.objects.filter(instance_id__in=instance_ids, status__in=_REPLAYED)
+        .annotate(to_state=KT("result__toState"), at=_DECIDED_AT)
+        .order_by("instance_id", "id")
+        .values_list(*fields)
+        .iterator(chunk_size=10_000)
+    )
+    return {key: list(group) for key, group in groupby(rows, key=lambda e: e[0])}
+
+
+def _count_recorded(instance_ids: list[int], totals: _Totals) -> None:
+    """The recorded version's transitions, counted on the history rows (one per hop)."""
+    if not instance_ids:
+        return
+    hops = (
+        HistoryEntry.objects.filter(instance_id__in=instance_ids, transition_id__isnull=False)
+        .values_list("transition_id", "from_state", "to_state", "event")
+        .annotate(times=Count("id"))
+        .order_by()
+    )
+    for transition_id, from_state, to_state, event, times in hops:
+        totals.recorded[transition_id] += times
+        totals.hops.setdefault(
+            transition_id, {"fromState": from_state, "toState": to_state, "event": event}
+        )
+
+
+def _fill_times(differences: list[dict]) -> None:
+    """When each differing event was decided, read for those events only."""
+    for start in range(0, len(differences), INSTANCE_CHUNK):
+        part = differences[start : start + INSTANCE_CHUNK]
+        times = dict(
+            EventRecord.objects.filter(pk__in=[d["eventId"] for d in part])
+            .annotate(at=_DECIDED_AT)
+            .values_list("id", "at")
+        )
+        for difference in part:
+            difference["at"] = times.get(difference["eventId"])
+
+
+def _replay_instance(compiled, row, events, totals: _Totals, deadline: float, memo) -> None:
     """One instance's events through `compiled`; its figures join `totals` once it is whole."""
     instance_id, business_key, created_at, final_context = row
     decided = [e for e in events if e[5] == "done" or (e[7] or {}).get("code") in DECIDED]
     if totals.events + len(decided) > MAX_EVENTS:
         raise _Stop("events")
     names = {"id": instance_id, "businessKey": business_key, "createdAt": created_at.isoformat()}
-    replay = _Replay(compiled, names, _initial_context(final_context, decided))
-    recorded, first = Counter(), None
+    replay = _Replay(compiled, names, _initial_context(final_context, decided), memo)
+    first = None
     for record in decided:
         if perf_counter() > deadline:
             raise _Stop("time")
         from_state = replay.state
         replayed = replay.step(record)
-        outcome = _recorded_outcome(record, recorded, totals.hops)
+        outcome = _recorded_outcome(record)
         if first is None and not _same(outcome, replayed):
             first = {
                 "instanceId": instance_id,
@@ -181,7 +235,7 @@ def _replay_instance(compiled, row, events, totals: _Totals, deadline: float) ->
                 "eventId": record[1],
                 "event": record[2],
                 "role": record[3],
-                "at": record[10] or record[9],
+                "at": record[9] if len(record) > 9 else None,
                 "fromState": from_state,
                 "recorded": outcome,
                 "replayed": replayed,
@@ -190,7 +244,6 @@ def _replay_instance(compiled, row, events, totals: _Totals, deadline: float) ->
     totals.events += len(decided)
     totals.skipped += len(events) - len(decided)
     totals.taken.update(replay.taken)
-    totals.recorded.update(recorded)
     if first is None:
         totals.same += 1
     else:
@@ -198,44 +251,85 @@ def _replay_instance(compiled, row, events, totals: _Totals, deadline: float) ->
 
 
 class _Replay:
-    """One instance as `compiled` would have run it: state, context, event counts."""
+    """One instance as `compiled` would have run it: state, context, event counts.
 
-    def __init__(self, compiled: CompiledMachine, names: dict, context: dict):
-        self.compiled, self.names, self.context = compiled, names, context
+    A decision depends only on the state, the event, the role, the merged context and the
+    event counts when no expression of the machine reads `instance` or `now()`; then
+    decisions are remembered in `memo` (shared by the replay's instances, up to MEMO_ENTRIES)
+    and a history that repeats itself is decided once per distinct step.
+    """
+
+    def __init__(self, compiled: CompiledMachine, names: dict, context: dict, memo):
+        self.compiled, self.names, self.context, self.memo = compiled, names, context, memo
         self.state, self.counts, self.taken = compiled.initial, {}, Counter()
+        self.context_key = _frozen(context) if memo is not None else None
 
     def step(self, record: tuple) -> dict:
         """Decide one recorded event as the runtime would; what it would do."""
-        _, _, event, role, context, _, _, _, expected, created, finished = record
-        at = finished or created
-        merged = {**self.context, **(context or {})}
+        event, role, context, expected = record[2], record[3], record[4], record[8]
+        at = record[9] if len(record) > 9 else None
+        merged = {**self.context, **context} if context else self.context
         try:
             _expect(self.state, expected)
+        except StateConflict as exc:
+            return {"applied": False, "error": error_body(exc)}
+        key = None
+        if self.memo is not None:
+            merged_key = _frozen(merged) if context else self.context_key
+            key = (self.state, event, role, merged_key, tuple(sorted(self.counts.items())))
+            known = self.memo.get(key)
+            if known is not None:
+                return self._apply(event, merged, merged_key, *known)
+        known = self._decide(event, role, merged, at)
+        if key is not None and key[3] is not None and len(self.memo) < MEMO_ENTRIES:
+            self.memo[key] = known
+        return self._apply(event, merged, key[3] if key else None, *known)
+
+    def _decide(self, event, role, merged, at) -> tuple:
+        """(to state, transition ids) or (None, error body)."""
+        try:
             decision = engine.decide(self.compiled, state=self.state, event=event, role=role,
                                      context=merged, event_counts=self.counts,
                                      instance=self.names, clock=lambda: at)  # fmt: skip
         except (PlatformError, RuleError) as exc:
             if exc.details.get("reason") == "request_budget":
                 raise _Stop("budget") from None
-            return {"applied": False, "error": error_body(exc)}
-        for hop in decision.hops:
-            self.taken[hop.transition.id] += 1
+            return None, error_body(exc)
+        return decision.to_state, tuple(hop.transition.id for hop in decision.hops)
+
+    def _apply(self, event, merged, merged_key, to_state, outcome) -> dict:
+        if to_state is None:
+            return {"applied": False, "error": outcome}
+        self.taken.update(outcome)
         self.counts[event] = self.counts.get(event, 0) + 1
-        self.state, self.context = decision.to_state, merged
-        return {"applied": True, "toState": decision.to_state}
+        self.state, self.context, self.context_key = to_state, merged, merged_key
+        return {"applied": True, "toState": to_state}
 
 
-def _recorded_outcome(record: tuple, recorded: Counter, hops: dict) -> dict:
-    """What the recorded version did; an applied event's path counts its transitions."""
+def _pure(compiled: CompiledMachine) -> bool:
+    """Whether no expression of the machine reads the instance or the clock."""
+    expressions = [
+        e
+        for s in compiled.states.values()
+        for e in [b.condition for b in s.branches] + [t.guard for t in s.events]
+        if e is not None
+    ]
+    return not any({"instance", "now"} & e.names for e in expressions)
+
+
+def _frozen(context: dict) -> str | None:
+    """A context as one comparable text; None when it has no JSON form (nothing remembered)."""
+    try:
+        return json.dumps(context, sort_keys=True, separators=(",", ":"))
+    except (TypeError, ValueError):
+        return None
+
+
+def _recorded_outcome(record: tuple) -> dict:
+    """What the recorded version did with the event."""
     if record[5] != "done":
         return {"applied": False, "error": record[7]}
-    result = record[6] or {}
-    for hop in result.get("path") or ():
-        key = hop.get("transitionId")
-        recorded[key] += 1
-        if key not in hops:
-            hops[key] = hop
-    return {"applied": True, "toState": result.get("toState")}
+    return {"applied": True, "toState": record[6]}
 
 
 def _initial_context(final: dict, events: list) -> dict:
