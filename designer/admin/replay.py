@@ -28,7 +28,7 @@ LISTED = 200  # differing instances shown; the count says how many there are
 class ReplayForm(forms.Form):
     source = forms.TypedChoiceField(label=_("Replay the history of"), coerce=int)
     window = forms.ChoiceField(
-        label=_("Instances"),
+        label=_("Which instances"),
         choices=[("last", _("the last instances created")), ("since", _("created since"))],
         initial="last",
         widget=forms.RadioSelect,
