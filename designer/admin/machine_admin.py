@@ -130,6 +130,13 @@ class MachineAdmin(FlowScopedAdmin):
     def get_fields(self, request, obj=None):
         return ("flow", "version") if obj is None else INFO_FIELDS
 
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return super().get_fieldsets(request, obj)
+        # Folded: the title and the status line say which version this is; the editor's rows
+        # come first.
+        return [(_("About this version"), {"fields": INFO_FIELDS, "classes": ["collapse"]})]
+
     def get_readonly_fields(self, request, obj=None):
         return () if obj is None else INFO_FIELDS
 
