@@ -10,7 +10,7 @@ from rest_framework.response import Response
 
 from machines import scenarios
 from machines.apis import DesignApi
-from machines.interchange import ScenarioIn, ScenarioStepOut, scenario_steps
+from machines.interchange import ScenarioExpectOut, ScenarioIn, ScenarioStepOut, scenario_steps
 from runtime.scenarios import scenarios_run
 
 
@@ -63,11 +63,6 @@ class ScenarioDetailApi(DesignApi):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class _Expectation(serializers.Serializer):
-    state = serializers.CharField(required=False)
-    code = serializers.CharField(required=False)
-
-
 @extend_schema_serializer(component_name="ScenarioActual")
 class ScenarioActualSerializer(serializers.Serializer):
     state = serializers.CharField(required=False, help_text="the state the step ended in")
@@ -79,7 +74,7 @@ class ScenarioActualSerializer(serializers.Serializer):
 class ScenarioFailureSerializer(serializers.Serializer):
     step = serializers.IntegerField(allow_null=True, help_text="index; null: before any step")
     event = serializers.CharField(allow_null=True)
-    expected = _Expectation()
+    expected = ScenarioExpectOut(help_text="the step's expectation; {} before any step")
     actual = ScenarioActualSerializer()
 
 

@@ -275,3 +275,13 @@ def test_an_import_with_bad_scenarios_stores_nothing(designer, seed):
     response = designer.post("/api/v1/machines/", document, format="json")
     assert response.json()["details"]["problems"][0]["path"] == "smScenarios[0].steps[0].expect"
     assert Machine.objects.count() == before and not Scenario.objects.exists()
+
+
+def test_a_draft_with_errors_beyond_routing_cannot_run_its_scenarios(designer, seed):
+    document = seed()
+    document["smTransitions"][0]["targetState"] = "NOWHERE"
+    machine = machine_create(data=document, create_flow=True)
+    _add(designer, machine)
+    response = designer.post(_url(machine, "run/"))
+    assert (response.status_code, response.json()["code"]) == (400, "VALIDATION_ERROR")
+    assert response.json()["details"]["problems"]
