@@ -135,3 +135,20 @@ def test_a_designer_edits_a_draft_and_sees_problems_and_diagram_as_they_type(
     assert "ARCHIVED" in [s.value for s in definition.states]
     assert definition.transitions[0].guard_condition == "ctx.amount > 5"
     assert outside_requests == []
+
+
+def test_rows_marked_for_deletion_are_left_out_of_the_check(page, admin_user, outside_requests):
+    machine = draft()
+    open_editor(page, admin_user, machine)
+    to_s4 = page.locator("#transitions-8")
+    expect(to_s4.locator("input[name=transitions-8-target]")).to_have_value("S4")
+
+    page.check("[name=states-7-DELETE]")  # S4, which C2 --> S4 leads to
+    expect(to_s4.locator("[data-code=TARGET_UNKNOWN]")).to_be_visible()
+    expect(page.locator("#states-7 [data-code]")).to_have_count(0)
+
+    page.uncheck("[name=states-7-DELETE]")
+    expect(page.locator("[data-code=TARGET_UNKNOWN]")).to_have_count(0)
+    expect(page.locator("#sc-problems.sc-ok")).to_be_visible()
+    assert page.evaluate("window.scPageLoad") == "the same page"
+    assert outside_requests == []
