@@ -332,13 +332,16 @@
       if (first) first.focus({ preventScroll: true });
     }
 
-    function clickable(element, row, label) {
+    // `element` leads to `row` when clicked; the keyboard reaches it with Tab when `focusable`
+    // (one stop per state and per transition: an arrow's label is for the mouse only).
+    function clickable(element, row, label, focusable) {
       element.classList.add("sc-clickable");
       element.setAttribute("data-sc-row", row.id);
+      element.addEventListener("click", () => focusRow(row));
+      if (!focusable) return;
       element.setAttribute("role", "button");
       element.setAttribute("tabindex", "0");
       element.setAttribute("aria-label", label);
-      element.addEventListener("click", () => focusRow(row));
       element.addEventListener("keydown", (event) => {
         if (event.key === "Enter" || event.key === " ") {
           event.preventDefault();
@@ -356,7 +359,7 @@
         const index = answer.nodes[id];
         if (index === undefined) return;
         const row = rows.states[index];
-        clickable(node, row, value(row, "value") || id);
+        clickable(node, row, value(row, "value") || id, true);
       });
       Object.entries(answer.edges).forEach(([edgeId, index]) => {
         const row = rows.transitions[index];
@@ -372,10 +375,10 @@
             hit.setAttribute("class", "sc-edge-hit");
             hit.setAttribute("data-id", edgeId + "-hit");
             part.after(hit);
-            clickable(hit, row, label);
+            clickable(hit, row, label, true);
             part.classList.add("sc-edge");
           } else {
-            clickable(part, row, label);
+            clickable(part, row, label, false);
           }
         });
       });
