@@ -21,23 +21,18 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import groupby
 from time import perf_counter
-
-from django.db.models import Count
-from django.db.models.fields.json import KT
-from django.db.models.functions import Coalesce
 
 from config.exceptions import PlatformError, ValidationError
 from machines.compiled import CompiledMachine, compiled_machine
 from machines.exceptions import MachineInvalid
 from machines.models import Machine
-from machines.selectors import machine_definition
 from machines.services import machine_validate
 from rules import RequestBudget, RuleError, limits, request_budget
 from runtime import engine
+from runtime import replay_reads as reads
 from runtime.exceptions import StateConflict
-from runtime.models import EventRecord, HistoryEntry, Instance
+from runtime.models import Instance
 from runtime.services import SIMULATION_TOLERATES, online_machine
 from runtime.simulation import error_body
 
@@ -60,11 +55,6 @@ DECIDED = frozenset(
         "STATE_CONFLICT",
     }
 )
-_REPLAYED = (EventRecord.Status.DONE, EventRecord.Status.FAILED)
-_DECIDED_AT = Coalesce("finished_at", "created_at")  # when the event was decided
-# An event as _events reads it; "at" only when an expression reads now() (_Replay.pure).
-_EVENT_FIELDS = ("instance_id", "id", "event", "role", "context", "status", "to_state", "error",
-                 "expected_state")  # fmt: skip
 MEMO_ENTRIES = 50_000  # decisions remembered per replay (see _Replay)
 
 
@@ -124,7 +114,9 @@ def machine_replay_history(
         except _Stop as stop:
             stopped_by = stop.reason
     if memo is not None:  # the events were read without their times: the differences' now
-        _fill_times(totals.differences)
+        times = reads.decided_times([d["eventId"] for d in totals.differences])
+        for difference in totals.differences:
+            difference["at"] = times.get(difference["eventId"])
     return _answer(machine, source, limit, totals, stopped_by)
 
 
@@ -159,58 +151,17 @@ def _budget() -> RequestBudget:
 def _replay_chunk(compiled, chunk: list[tuple], totals: _Totals, deadline: float, memo) -> None:
     """The instances of `chunk` one by one, with two queries: their events, then the
     transitions their recorded history took (of the instances replayed, if it stops)."""
-    events = _events([row[0] for row in chunk], with_time=memo is None)
+    events = reads.events([row[0] for row in chunk], with_time=memo is None)
     replayed = []
     try:
         for row in chunk:
             _replay_instance(compiled, row, events.pop(row[0], []), totals, deadline, memo)
             replayed.append(row[0])
     finally:
-        _count_recorded(replayed, totals)
-
-
-def _events(instance_ids: list[int], *, with_time: bool) -> dict[int, list[tuple]]:
-    """The decided events of these instances in order, by instance; only what a step needs
-    (an applied event's toState, not its whole result)."""
-    fields = (*_EVENT_FIELDS, "at") if with_time else _EVENT_FIELDS
-    rows = (
-        EventRecord.objects.filter(instance_id__in=instance_ids, status__in=_REPLAYED)
-        .annotate(to_state=KT("result__toState"), at=_DECIDED_AT)
-        .order_by("instance_id", "id")
-        .values_list(*fields)
-        .iterator(chunk_size=10_000)
-    )
-    return {key: list(group) for key, group in groupby(rows, key=lambda e: e[0])}
-
-
-def _count_recorded(instance_ids: list[int], totals: _Totals) -> None:
-    """The recorded version's transitions, counted on the history rows (one per hop)."""
-    if not instance_ids:
-        return
-    hops = (
-        HistoryEntry.objects.filter(instance_id__in=instance_ids, transition_id__isnull=False)
-        .values_list("transition_id", "from_state", "to_state", "event")
-        .annotate(times=Count("id"))
-        .order_by()
-    )
-    for transition_id, from_state, to_state, event, times in hops:
-        totals.recorded[transition_id] += times
-        totals.hops.setdefault(
-            transition_id, {"fromState": from_state, "toState": to_state, "event": event}
-        )
-
-
-def _fill_times(differences: list[dict]) -> None:
-    """When each differing event was decided, read for those events only."""
-    for start in range(0, len(differences), INSTANCE_CHUNK):
-        part = differences[start : start + INSTANCE_CHUNK]
-        times = dict(
-            EventRecord.objects.filter(pk__in=[d["eventId"] for d in part])
-            .annotate(at=_DECIDED_AT)
-            .values_list("id", "at")
-        )
-        for difference in part:
-            difference["at"] = times.get(difference["eventId"])
+        for transition_id, from_state, to_state, event, times in reads.recorded_hops(replayed):
+            totals.recorded[transition_id] += times
+            hop = {"fromState": from_state, "toState": to_state, "event": event}
+            totals.hops.setdefault(transition_id, hop)
 
 
 def _replay_instance(compiled, row, events, totals: _Totals, deadline: float, memo) -> None:
@@ -372,7 +323,7 @@ def _answer(machine, source, limit: int, totals: _Totals, stopped_by: str | None
         "events": {"replayed": totals.events, "skipped": totals.skipped},
         "truncated": stopped_by is not None,
         "differences": totals.differences,
-        "transitions": _transition_counts(machine, totals.taken),
+        "transitions": reads.transition_counts(machine, totals.taken),
         "recordedTransitions": _recorded_counts(source, totals),
     }
     if stopped_by is not None:
@@ -380,24 +331,10 @@ def _answer(machine, source, limit: int, totals: _Totals, stopped_by: str | None
     return answer
 
 
-def _transition_counts(machine: Machine, counts: Counter) -> list[dict]:
-    """Every transition of the version, in listed order, with how often it was taken."""
-    return [
-        {
-            "transitionId": t.id,
-            "fromState": t.source,
-            "toState": t.target,
-            "event": t.event or None,
-            "count": counts.get(t.id, 0),
-        }
-        for t in machine_definition(machine=machine).transitions
-    ]
-
-
 def _recorded_counts(source: Machine, totals: _Totals) -> list[dict]:
     """The recorded version's transitions, then any other a recorded path took (an instance
     moved to this version brings events another version decided)."""
-    listed = _transition_counts(source, totals.recorded)
+    listed = reads.transition_counts(source, totals.recorded)
     known = {t["transitionId"] for t in listed}
     for key, hop in totals.hops.items():
         if key not in known and isinstance(key, int):
