@@ -8,9 +8,11 @@ from django.utils import timezone
 from config.exceptions import ValidationError
 from machines.exceptions import MachineInvalid
 from runtime import replay
-from runtime.models import EventRecord, HistoryEntry, Instance
+from runtime.async_events import instance_events_process
+from runtime.models import EventRecord, HistoryEntry, Instance, Timer
 from runtime.replay import machine_replay_history
 from runtime.services import instance_create, instance_event_fire
+from runtime.sweep import timers_fire_due
 from tests.runtime.helpers import footprint, online
 from tests.runtime.replay_history import (
     draft_with_lower_threshold,
@@ -221,3 +223,70 @@ def test_a_spent_expression_budget_stops_the_replay_with_what_it_replayed(monkey
 
     assert (answer["truncated"], answer["stoppedBy"]) == (True, "budget")
     assert answer["instances"] == {"replayed": 0, "same": 0, "differing": 0}
+
+
+def timed_seed(code: str) -> dict:
+    """NEW --pay--> PAID, and NEW --expire after 60 s--> CANCELLED."""
+    return {
+        "smInfo": {"flowCode": code},
+        "smStates": [
+            {"stateValue": "NEW", "initial": True},
+            {"stateValue": "PAID", "final": True},
+            {"stateValue": "CANCELLED", "final": True},
+        ],
+        "smTransitions": [
+            {"sourceState": "NEW", "eventValue": "pay", "targetState": "PAID"},
+            {
+                "sourceState": "NEW",
+                "eventValue": "expire",
+                "targetState": "CANCELLED",
+                "timerSeconds": 60,
+            },
+        ],
+    }
+
+
+def test_a_timers_event_is_replayed_where_the_timer_was_armed():
+    machine = online(timed_seed("timed"))
+    expired = instance_create(flow_code="timed", business_key="expired")
+    paid = instance_create(flow_code="timed", business_key="paid")
+    instance_event_fire(instance_id=paid.pk, event="pay")  # leaves NEW: its timer is dropped
+    Timer.objects.filter(instance=expired).update(due_at=timezone.now() - timedelta(seconds=1))
+    assert timers_fire_due() == 1
+    instance_events_process(instance_id=expired.pk)
+    assert Instance.objects.get(pk=expired.pk).state == "CANCELLED"
+
+    same = machine_replay_history(machine=new_version(machine))
+
+    def no_timer(doc):
+        doc["smTransitions"] = doc["smTransitions"][:1]
+
+    without = machine_replay_history(machine=new_version(machine, no_timer))
+
+    assert same["instances"] == {"replayed": 2, "same": 2, "differing": 0}
+    assert [d["businessKey"] for d in without["differences"]] == ["expired"]
+    first = without["differences"][0]
+    assert first["event"] == "expire" and first["fromState"] == "NEW"
+    assert first["recorded"] == {"applied": True, "toState": "CANCELLED"}
+    assert first["replayed"]["error"]["code"] == "NO_TRANSITION"
+
+
+def test_a_timers_event_conflicts_when_the_replay_left_the_state_it_was_armed_in():
+    machine = online(timed_seed("timed"))
+    late = instance_create(flow_code="timed", business_key="late")
+    Timer.objects.filter(instance=late).update(due_at=timezone.now() - timedelta(seconds=1))
+    timers_fire_due()
+    instance_events_process(instance_id=late.pk)
+
+    def leaves_new_at_once(doc):  # a draft that starts in PAID: the timer's NEW is never held
+        doc["smStates"][0]["initial"] = False
+        doc["smStates"][1].update(initial=True, final=False)
+        doc["smTransitions"].append(
+            {"sourceState": "PAID", "eventValue": "expire", "targetState": "CANCELLED"}
+        )
+
+    answer = machine_replay_history(machine=new_version(machine, leaves_new_at_once))
+
+    first = answer["differences"][0]
+    assert (first["event"], first["fromState"]) == ("expire", "PAID")
+    assert first["replayed"]["error"]["code"] == "STATE_CONFLICT"
