@@ -10,6 +10,7 @@ from django.contrib.auth.models import Group
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from machines.models import Flow
@@ -101,7 +102,7 @@ class FlowGrant(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.flow or 'every flow'} -> {self.user or self.group}"
+        return f"{self.flow or gettext('every flow')} -> {self.user or self.group}"
 
 
 class ThrottleCounter(models.Model):
