@@ -1,6 +1,5 @@
 """What the designer pages show, computed from a machine's definition: no writes here."""
 
-
 from machines.definition import Definition
 from machines.diagrams import mermaid_ids, render_mermaid, state_table
 from machines.diffs import transition_label
