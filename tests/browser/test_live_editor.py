@@ -12,9 +12,10 @@ try:
 except ImportError:  # the browser fixture skips, or fails under CI=true, saying why
     expect = None
 
+from machines import services
 from machines.selectors import machine_definition
 from tests.browser.helpers import log_in
-from tests.designer.admin_helpers import draft
+from tests.designer.admin_helpers import draft, small_seed
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -152,3 +153,13 @@ def test_rows_marked_for_deletion_are_left_out_of_the_check(page, admin_user, ou
     expect(page.locator("#sc-problems.sc-ok")).to_be_visible()
     assert page.evaluate("window.scPageLoad") == "the same page"
     assert outside_requests == []
+
+
+def test_a_saved_problem_is_shown_once_on_its_row_after_the_first_check(page, admin_user):
+    machine = services.machine_create(data=small_seed(), create_flow=True)  # CANCELLED: unreached
+    open_editor(page, admin_user, machine)
+
+    cancelled = page.locator("#states-3")
+    expect(cancelled.locator("[name=states-3-value]")).to_have_value("CANCELLED")
+    expect(cancelled.locator("[data-code=STATE_UNREACHABLE]")).to_have_count(1)
+    expect(page.locator("#sc-problems [data-code=STATE_UNREACHABLE]")).to_have_count(1)

@@ -288,9 +288,9 @@
           if (!cell) return;
           const index = rows[kind].indexOf(row);
           const mine = index < 0 ? [] : found[kind].get(index) || [];
-          const holder = cell.querySelector("p") || cell;
-          holder.replaceChildren();
-          if (mine.length) holder.append(el("ul", { class: "sc-problems" }, ...mine.map(problemItem)));
+          // The whole cell: the page's own list sits beside an empty <p> (a <p> cannot hold a <ul>).
+          cell.replaceChildren();
+          if (mine.length) cell.append(el("ul", { class: "sc-problems" }, ...mine.map(problemItem)));
           row.classList.toggle("sc-row-error", mine.some((p) => p.level === "error"));
         });
       });
