@@ -290,3 +290,33 @@ def test_a_timers_event_conflicts_when_the_replay_left_the_state_it_was_armed_in
     first = answer["differences"][0]
     assert (first["event"], first["fromState"]) == ("expire", "PAID")
     assert first["replayed"]["error"]["code"] == "STATE_CONFLICT"
+
+
+def test_remembered_decisions_answer_as_fresh_ones(monkeypatch):
+    ids = recorded_history()
+    draft = draft_with_lower_threshold(ids["machine"])
+    remembered = machine_replay_history(machine=draft)
+    monkeypatch.setattr(replay, "MEMO_ENTRIES", 0)  # every step decided by the engine
+
+    fresh = machine_replay_history(machine=draft)
+
+    assert fresh == remembered
+
+
+def test_a_draft_with_a_routing_mistake_replays_and_shows_where_it_fails():
+    ids = recorded_history()
+
+    def no_default(doc):  # C1 keeps only its case: below 100 no branch is true
+        doc["smTransitions"] = [
+            t
+            for t in doc["smTransitions"]
+            if not (t["sourceState"] == "C1" and t["caseDefault"] == 1)
+        ]
+
+    answer = machine_replay_history(machine=new_version(ids["machine"], no_default))
+
+    codes = {
+        d["businessKey"]: d["replayed"].get("error", {}).get("code") for d in answer["differences"]
+    }
+    assert codes == {"mid": "NO_DEFAULT_BRANCH", "small": "NO_DEFAULT_BRANCH"}
+    assert answer["instances"]["same"] == 2  # big, and none (refused by both, same code)
