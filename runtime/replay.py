@@ -151,10 +151,13 @@ def _budget() -> RequestBudget:
 def _replay_chunk(compiled, chunk: list[tuple], totals: _Totals, deadline: float, memo) -> None:
     """The instances of `chunk` one by one, with two queries: their events, then the
     transitions their recorded history took (of the instances replayed, if it stops)."""
-    events = reads.events([row[0] for row in chunk], with_time=memo is None)
+    room = MAX_EVENTS - totals.events
+    events, cut = reads.events([row[0] for row in chunk], with_time=memo is None, most=room)
     replayed = []
     try:
         for row in chunk:
+            if cut is not None and row[0] >= cut:  # its events were not all read
+                raise _Stop("events")
             _replay_instance(compiled, row, events.pop(row[0], []), totals, deadline, memo)
             replayed.append(row[0])
     finally:

@@ -6,7 +6,7 @@ from the history rows, one aggregate per chunk; nothing is read per event.
 """
 
 from collections import Counter
-from itertools import groupby
+from itertools import groupby, islice
 
 from django.db.models import Count
 from django.db.models.fields.json import KT
@@ -25,18 +25,29 @@ EVENT_FIELDS = ("instance_id", "id", "event", "role", "context", "status", "to_s
 IDS_PER_QUERY = 500
 
 
-def events(instance_ids: list[int], *, with_time: bool) -> dict[int, list[tuple]]:
+def events(
+    instance_ids: list[int], *, with_time: bool, most: int
+) -> tuple[dict[int, list[tuple]], int | None]:
     """The applied and failed events of these instances in order, by instance: an applied
-    event's toState rather than its whole result, its time only `with_time`."""
+    event's toState rather than its whole result, its time only `with_time`.
+
+    At most `most` rows are read: past them, the second value is the first instance whose
+    events may be missing (None when all were read), so a long history costs no more memory
+    than the replay may spend.
+    """
     fields = (*EVENT_FIELDS, "at") if with_time else EVENT_FIELDS
-    rows = (
-        EventRecord.objects.filter(instance_id__in=instance_ids, status__in=REPLAYED)
-        .annotate(to_state=KT("result__toState"), at=DECIDED_AT)
-        .order_by("instance_id", "id")
-        .values_list(*fields)
-        .iterator(chunk_size=10_000)
+    rows = list(
+        islice(
+            EventRecord.objects.filter(instance_id__in=instance_ids, status__in=REPLAYED)
+            .annotate(to_state=KT("result__toState"), at=DECIDED_AT)
+            .order_by("instance_id", "id")
+            .values_list(*fields)
+            .iterator(chunk_size=10_000),
+            most + 1,
+        )
     )
-    return {key: list(group) for key, group in groupby(rows, key=lambda e: e[0])}
+    cut = rows.pop()[0] if len(rows) > most else None
+    return {key: list(group) for key, group in groupby(rows, key=lambda e: e[0])}, cut
 
 
 def recorded_hops(instance_ids: list[int]) -> list[tuple]:
