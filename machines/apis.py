@@ -116,8 +116,8 @@ class MachineListCreateApi(DesignApi):
         version = serializers.CharField()
         smStatus = serializers.ChoiceField(Machine.Status.choices, source="status")
         statusName = serializers.CharField(source="get_status_display")
-        creator = serializers.CharField()
-        modifier = serializers.CharField()
+        creator = serializers.CharField(allow_null=True, help_text="null: stored without a user")
+        modifier = serializers.CharField(allow_null=True)
         createdAt = serializers.DateTimeField(source="created_at")
         updatedAt = serializers.DateTimeField(source="updated_at")
 

@@ -380,3 +380,16 @@ def test_seed_integers_out_of_range_are_validation_errors(designer, seed, part, 
     response = designer.post("/api/v1/machines/", doc, format="json")
     assert (response.status_code, response.json()["code"]) == (400, "VALIDATION_ERROR")
     assert _counts() == before
+
+
+def test_a_version_stored_without_a_user_lists_its_creator_as_null(designer, seed):
+    from tests.runtime.helpers import online
+
+    doc = seed()
+    doc["smInfo"]["creator"] = doc["smInfo"]["modifier"] = None
+    online(doc)  # as the import command stores a document without them: no user
+
+    listed = designer.get("/api/v1/machines/")  # the answer is checked against the schema
+
+    assert listed.status_code == 200
+    assert [(m["creator"], m["modifier"]) for m in listed.json()] == [(None, None)]
