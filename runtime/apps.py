@@ -3,7 +3,7 @@ from django.utils.translation import gettext_lazy as _
 
 
 class RuntimeConfig(AppConfig):
-    """Execution: instances, events, history, callbacks (built in the runtime issue)."""
+    """Execution: instances, events, history, callbacks, subscriptions."""
 
     name = "runtime"
     verbose_name = _("Runtime")
