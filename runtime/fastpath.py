@@ -1,4 +1,11 @@
-"""The sync event on PostgreSQL in two prepared statements.
+"""The sync event on PostgreSQL in two prepared statements, under the instance's row lock.
+
+Events on one instance are serialised: two concurrent events never both apply from the same
+state. This path does it with a row lock (LOCK is `SELECT ... FOR UPDATE`), held while the
+event decides, calls its actions and writes; it is the path of every event whose path calls
+an action (an HTTP call cannot be undone) or writes timers or outbox rows, and of an event
+that lost the compare-and-set race too often. An event without any of those takes the
+compare-and-set of runtime/cas.py instead, which reads with LOCK minus its lock.
 
 The ORM path spends most of an event compiling and instantiating queries: the locking
 select, the replay/pending check and four writes. Here one prepared statement locks the

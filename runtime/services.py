@@ -22,7 +22,7 @@ from machines.exceptions import LifecycleError, MachineInvalid
 from machines.models import Flow, Machine
 from machines.services import machine_validate
 from rules import RuleError
-from runtime import engine, fastpath
+from runtime import cas, engine, fastpath
 from runtime.apply import apply_event, event_outcome
 from runtime.exceptions import (
     DuplicateBusinessKey,
@@ -119,11 +119,19 @@ def instance_event_fire(
 ) -> dict:
     """Apply one event synchronously and return its outcome.
 
+    Events on one instance are serialised: two concurrent events never both apply from the
+    same state. On PostgreSQL an event whose path calls no action (and writes no timers or
+    outbox rows) takes a compare-and-set (runtime/cas.py): read without a lock, decide, one
+    statement that writes only where the instance's revision is still the one read; a lost
+    race reads and decides again. Every other event, and one that lost the race cas.TRIES
+    times, takes the row lock (runtime/fastpath.py; the ORM on SQLite) and decides under it.
+
     The instance must be of a flow `user` may see; that is checked by the statement that
-    locks it, so access costs no query of its own.
+    reads it, so access costs no query of its own.
     """
+    postgres = connection.vendor == "postgresql"
     # PostgreSQL: two prepared statements instead of the ORM's five (runtime/fastpath.py).
-    if connection.vendor == "postgresql":
+    if postgres:
         event_class, lock, apply = fastpath.SyncEvent, fastpath.lock_instance, fastpath.apply_event
     else:
         event_class, lock, apply = EventRecord, _lock_for_event, apply_event
@@ -138,18 +146,27 @@ def instance_event_fire(
     record.fingerprint = fingerprint(event_body(record)) if request_id is not None else ""
     started, flow = time.perf_counter(), None
     try:
-        with log_context(instance_id=instance_id), transaction.atomic():
-            instance, replay, pending = lock(instance_id, request_id, user)
-            flow = instance.flow.code
-            if replay is not None:
-                return event_outcome(_same_body(replay, record.fingerprint))
-            if pending:  # async events go first: they were accepted before this one
-                raise InstanceBusy(
-                    f"The instance has {pending} async event(s) still to apply; retry shortly.",
-                    {"pendingEvents": pending},
-                )
-            record.instance = instance
-            outcome = apply(instance, record)
+        with log_context(instance_id=instance_id):
+            outcome = cas.LOCKED
+            for _ in range(cas.TRIES if postgres else 0):  # in autocommit outside a transaction
+                instance, replay, pending = cas.read_instance(instance_id, request_id, user)
+                flow = instance.flow.code
+                if replay is not None:
+                    return event_outcome(_same_body(replay, record.fingerprint))
+                _refuse_if_pending(pending)
+                record.instance = instance
+                outcome = cas.apply_event(instance, record)
+                if outcome is not cas.LOST:
+                    break
+            if outcome is cas.LOCKED or outcome is cas.LOST:
+                with transaction.atomic():
+                    instance, replay, pending = lock(instance_id, request_id, user)
+                    flow = instance.flow.code
+                    if replay is not None:
+                        return event_outcome(_same_body(replay, record.fingerprint))
+                    _refuse_if_pending(pending)
+                    record.instance = instance
+                    outcome = apply(instance, record)
         metrics.EVENTS_APPLIED.labels(flow, metrics.SYNC).inc()  # committed
         return outcome
     except (PlatformError, RuleError) as exc:
@@ -158,6 +175,14 @@ def instance_event_fire(
         raise
     finally:
         metrics.SYNC_EVENT_SECONDS.observe(time.perf_counter() - started)
+
+
+def _refuse_if_pending(pending: int) -> None:
+    if pending:  # async events go first: they were accepted before this one
+        raise InstanceBusy(
+            f"The instance has {pending} async event(s) still to apply; retry shortly.",
+            {"pendingEvents": pending},
+        )
 
 
 def _lock_for_event(instance_id: int, request_id: str | None, user) -> tuple:

@@ -1,19 +1,23 @@
-"""The PostgreSQL fast path of a sync event (runtime/fastpath.py) against the ORM path.
+"""The PostgreSQL paths of a sync event against the ORM path.
 
-The same events on two instances, one through each path, must leave the same rows and
-answer the same outcomes and errors; the fast path takes two statements per event.
+The compare-and-set (runtime/cas.py, paths without actions, timers or subscribers), the
+locking fast path (runtime/fastpath.py, forced with cas.TRIES = 0) and the ORM path: the same
+events on an instance each must leave the same rows and answer the same outcomes and errors.
+Both PostgreSQL paths take two statements per event; the compare-and-set takes no lock and,
+outside a transaction, runs in autocommit.
 """
 
 import json
 from types import SimpleNamespace
 
+import psycopg
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from config.exceptions import NotFound, PlatformError
 from machines.models import Flow
-from runtime import services
+from runtime import cas, services, statements
 from runtime.models import Delivery, EventRecord, HistoryEntry, Instance, Subscription, Timer
 from tests.conftest import example_seed
 from tests.runtime.helpers import online
@@ -91,19 +95,22 @@ DESIGN_STEPS = [
 ]
 
 
-def _both_paths(monkeypatch, flow_code: str, steps: list[dict]):
+def _both_paths(monkeypatch, flow_code: str, steps: list[dict], *, locked: bool = False):
+    if locked:  # no compare-and-set: every event takes the row lock
+        monkeypatch.setattr(cas, "TRIES", 0)
     fast = _fire_all(flow_code, "fast", steps)
     _orm_path(monkeypatch)
     orm = _fire_all(flow_code, "orm", steps)
     return fast, orm
 
 
-def test_the_fast_path_answers_and_stores_what_the_orm_path_does():
+@pytest.mark.parametrize("locked", [False, True], ids=["compare-and-set", "locked"])
+def test_the_fast_path_answers_and_stores_what_the_orm_path_does(locked):
     online(example_seed("design-example"))
     mp = pytest.MonkeyPatch()
     try:
         (fast_answers, fast_rows), (orm_answers, orm_rows) = _both_paths(
-            mp, "design-example", DESIGN_STEPS
+            mp, "design-example", DESIGN_STEPS, locked=locked
         )
     finally:
         mp.undo()
@@ -113,7 +120,8 @@ def test_the_fast_path_answers_and_stores_what_the_orm_path_does():
     assert any(isinstance(a, tuple) and a[0] == "IDEMPOTENCY_MISMATCH" for a in fast_answers)
 
 
-def test_timers_and_subscribers_are_the_same_on_both_paths(monkeypatch):
+@pytest.mark.parametrize("locked", [False, True], ids=["compare-and-set", "locked"])
+def test_timers_and_subscribers_are_the_same_on_both_paths(monkeypatch, locked):
     doc = example_seed("audit")
     doc["smInfo"]["flowCode"] = "timed"
     doc["smTransitions"].append(dict(doc["smTransitions"][1], eventValue="EXPIRE", timerSeconds=60))
@@ -124,14 +132,38 @@ def test_timers_and_subscribers_are_the_same_on_both_paths(monkeypatch):
     Subscription.objects.create(flow=flow, url="http://127.0.0.1:9/mom", states=["MOM_PASS"])
     Flow.objects.filter(pk=flow.pk).update(has_subscribers=True)
     steps = [{"event": "PASS", "role": 1}, {"event": "PASS"}, {"event": "DONE"}]
-    (fast_answers, fast_rows), (orm_answers, orm_rows) = _both_paths(monkeypatch, "timed", steps)
+    (fast_answers, fast_rows), (orm_answers, orm_rows) = _both_paths(
+        monkeypatch, "timed", steps, locked=locked
+    )
     assert fast_answers == orm_answers
     assert fast_rows == orm_rows
     assert fast_rows[8], "subscribers were notified"
     assert fast_answers[1] == [("DAD_PASS", "LATE")], "the timer of the state entered is armed"
 
 
-def test_a_sync_event_takes_two_statements():
+def _prepared() -> list[str]:
+    with connection.cursor() as cursor:  # the prepared statements of this connection
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        return [row[0] for row in cursor.fetchall()]
+
+
+def test_a_sync_event_without_actions_takes_two_statements_and_no_lock():
+    online(example_seed("design-example"))
+    instance = services.instance_create(flow_code="design-example", business_key="k")
+    services.instance_event_fire(instance_id=instance.pk, event="E1")  # compiles the machine
+    with CaptureQueriesContext(connection) as queries:
+        services.instance_event_fire(instance_id=instance.pk, event="E11", request_id="q")
+    sql = [q["sql"] for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]
+    assert len(sql) == 2, sql
+    assert "FOR UPDATE" not in sql[0] and "clients_flowgrant" in sql[0]
+    assert "revision = %(revision)s" in sql[1] and "INSERT INTO runtime_historyentry" in sql[1]
+    prepared = _prepared()  # both are prepared statements of this connection
+    assert any("clients_flowgrant" in p and "FOR UPDATE" not in p for p in prepared), prepared
+    assert any(p.lstrip().startswith("WITH upd AS (") for p in prepared), prepared
+
+
+def test_the_locked_path_takes_two_statements(monkeypatch):
+    monkeypatch.setattr(cas, "TRIES", 0)
     online(example_seed("design-example"))
     instance = services.instance_create(flow_code="design-example", business_key="k")
     services.instance_event_fire(instance_id=instance.pk, event="E1")  # compiles the machine
@@ -140,11 +172,33 @@ def test_a_sync_event_takes_two_statements():
     sql = [q["sql"] for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]
     assert len(sql) == 2, sql
     assert "FOR UPDATE" in sql[0] and "INSERT INTO runtime_historyentry" in sql[1]
-    with connection.cursor() as cursor:  # both are prepared statements of this connection
-        cursor.execute("SELECT statement FROM pg_prepared_statements")
-        prepared = [row[0] for row in cursor.fetchall()]
+    prepared = _prepared()
     assert any("FOR UPDATE OF i" in p for p in prepared), prepared
     assert any("INSERT INTO runtime_historyentry" in p for p in prepared), prepared
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_the_compare_and_set_runs_in_autocommit(monkeypatch):
+    """Two statements, each its own transaction: no BEGIN, no COMMIT, no savepoint."""
+    online(example_seed("design-example"))
+    instance = services.instance_create(flow_code="design-example", business_key="k")
+    services.instance_event_fire(instance_id=instance.pk, event="E1")
+    seen, run = [], statements.run_prepared
+
+    def watched(sql, params, **kwargs):
+        raw = connection.connection
+        seen.append((sql, raw.autocommit, connection.in_atomic_block, raw.info.transaction_status))
+        return run(sql, params, **kwargs)
+
+    monkeypatch.setattr(statements, "run_prepared", watched)
+    monkeypatch.setattr(cas, "run_prepared", watched)
+    with CaptureQueriesContext(connection) as queries:
+        answer = services.instance_event_fire(instance_id=instance.pk, event="E11")
+    assert answer["state"] == "S1"
+    assert [s for s, *_ in seen] == [cas.READ, cas.WRITE]
+    idle = psycopg.pq.TransactionStatus.IDLE
+    assert all(tuple(flags) == (True, False, idle) for _, *flags in seen), seen
+    assert [q["sql"] for q in queries.captured_queries] == [cas.READ, cas.WRITE]
 
 
 def test_an_unknown_instance_is_not_found():
