@@ -1,8 +1,10 @@
 """Writes of the runtime: create instances, fire events, migrate.
 
-An event is one transaction: lock the instance row, decide with the pure engine, call the
-transition actions, then store the new state, the merged context, the history hops and the
-event record. Anything failing on the way rolls the whole event back.
+An event is applied whole or not at all. On PostgreSQL, one whose path calls no action takes
+a compare-and-set (runtime/cas.py): read without a lock, decide, one statement that writes
+the new state, merged context, history hops and event record only where the instance is still
+as read. Every other event is one transaction: lock the instance row, decide with the pure
+engine, call the transition actions, then store the same; anything failing rolls it back.
 """
 
 import hashlib
