@@ -30,8 +30,8 @@ from django.utils import timezone
 from clients.access import grant_user_id
 from config.exceptions import NotFound
 from runtime.apply import decide, event_outcome, has_actions, record_done
-from runtime.fastpath import LOCK, InstanceRow, SyncEvent, instance_row
-from runtime.statements import execute, json_text, json_value, run_prepared
+from runtime.fastpath import LOCK, InstanceRow, SyncEvent, instance_row, write_params
+from runtime.statements import execute, json_value, run_prepared
 
 TRIES = 3  # reads and decisions before the event waits for the lock instead
 LOCKED = "locked"  # apply_event: this event takes the locking path
@@ -111,25 +111,11 @@ def apply_event(instance: InstanceRow, record: SyncEvent):
         return LOCKED
     record_done(record, instance, decision, [None] * len(decision.hops), now)
     record.created_at = now
-    counts = {**instance.event_counts, record.event: instance.event_counts.get(record.event, 0) + 1}
-    hops = [[h.event, h.from_state, h.to_state, h.transition.id] for h in decision.hops]
     params = {
-        "id": instance.pk,
+        **write_params(instance, record, decision, merged, now),
         "revision": instance.revision,
         "next_revision": instance.revision + 1,
         "machine_id": instance.machine.pk,
-        "event": record.event,
-        "role": record.role,
-        "context": json_text(record.context),
-        "request_id": record.request_id,
-        "fingerprint": record.fingerprint,
-        "result": json_text(record.result),
-        "now": now,
-        "expected_state": record.expected_state,
-        "hops": json_text(hops),
-        "state": decision.to_state,
-        "new_context": json_text(merged),
-        "event_counts": json_text(counts),
     }
     # In a caller's transaction a savepoint keeps it usable after a requestId clash; in
     # autocommit the failed statement took nothing with it.

@@ -189,28 +189,32 @@ def apply_event(instance: InstanceRow, record: SyncEvent) -> dict:
     now = timezone.now()
     compiled, decision, merged = decide_and_act(instance, record, now)
     record.created_at = now
-    counts = {**instance.event_counts, record.event: instance.event_counts.get(record.event, 0) + 1}
-    hops = [[h.event, h.from_state, h.to_state, h.transition.id] for h in decision.hops]
-    (record.pk,) = run_prepared(
-        WRITE,
-        {
-            "id": instance.pk,
-            "event": record.event,
-            "role": record.role,
-            "context": json_text(record.context),
-            "request_id": record.request_id,
-            "fingerprint": record.fingerprint,
-            "result": json_text(record.result),
-            "now": now,
-            "expected_state": record.expected_state,
-            "hops": json_text(hops),
-            "state": decision.to_state,
-            "new_context": json_text(merged),
-            "event_counts": json_text(counts),
-            "revision": instance.revision + 1,
-        },
-    )
+    params = write_params(instance, record, decision, merged, now)
+    (record.pk,) = run_prepared(WRITE, {**params, "revision": instance.revision + 1})
     instance.revision += 1  # the timers armed now remember the revision of this entry
     timers.timers_rearm(instance=instance, compiled=compiled, decision=decision, now=now)
     outbox.transition_notify(instance=instance, record=record, decision=decision, now=now)
     return event_outcome(record)
+
+
+def write_params(instance: InstanceRow, record: SyncEvent, decision, merged: dict, now) -> dict:
+    """What a statement writing a decided sync event needs: the record, its history hops (a
+    JSON array of [event, from, to, transition id]) and the instance's new state, context and
+    counts. The revision is each statement's own (this one's WRITE, and runtime/cas.py's)."""
+    counts = {**instance.event_counts, record.event: instance.event_counts.get(record.event, 0) + 1}
+    hops = [[h.event, h.from_state, h.to_state, h.transition.id] for h in decision.hops]
+    return {
+        "id": instance.pk,
+        "event": record.event,
+        "role": record.role,
+        "context": json_text(record.context),
+        "request_id": record.request_id,
+        "fingerprint": record.fingerprint,
+        "result": json_text(record.result),
+        "now": now,
+        "expected_state": record.expected_state,
+        "hops": json_text(hops),
+        "state": decision.to_state,
+        "new_context": json_text(merged),
+        "event_counts": json_text(counts),
+    }
