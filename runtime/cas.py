@@ -27,11 +27,10 @@ from contextlib import nullcontext
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, transaction
 from django.utils import timezone
 
-from clients.access import grant_user_id
-from config.exceptions import NotFound
 from runtime.apply import decide, event_outcome, has_actions, record_done
-from runtime.fastpath import LOCK, InstanceRow, SyncEvent, instance_row, write_params
-from runtime.statements import execute, json_value, run_prepared
+from runtime.fastpath import LOCK, InstanceRow, SyncEvent, write_params
+from runtime.fastpath import read_instance as fastpath_read
+from runtime.statements import execute, run_prepared
 
 TRIES = 3  # reads and decisions before the event waits for the lock instead
 LOCKED = "locked"  # apply_event: this event takes the locking path
@@ -76,22 +75,8 @@ SELECT id FROM rec
 
 def read_instance(instance_id: int, request_id: str | None, user=None):
     """fastpath.lock_instance without the lock: (instance, replay or None, pending events)."""
-    params = {"id": instance_id, "request_id": request_id, "user_id": grant_user_id(user)}
-    row = execute(READ, params)  # connects first: outside a transaction nobody may have
-    if row is None:
-        raise NotFound(f"No instance with id {instance_id}.", {"instanceId": instance_id})
-    instance = instance_row(instance_id, row[:12])
-    pending, replay_id, replay_fingerprint, replay_result = row[12:]
-    replay = None
-    if replay_id is not None:
-        replay = SyncEvent(
-            event="",
-            pk=replay_id,
-            request_id=request_id,
-            fingerprint=replay_fingerprint,
-            result=json_value(replay_result),
-        )
-    return instance, replay, pending
+    # statements.execute connects first: outside a transaction nobody may have.
+    return fastpath_read(execute, READ, instance_id, request_id, user)
 
 
 def needs_lock(instance: InstanceRow, compiled, decision) -> bool:
@@ -105,6 +90,8 @@ def needs_lock(instance: InstanceRow, compiled, decision) -> bool:
 def apply_event(instance: InstanceRow, record: SyncEvent):
     """The event's outcome if WRITE applied it; LOST if another event wrote first; LOCKED if
     its path must take the lock. Refusals (expectedState, no transition) raise as usual."""
+    if instance.flow.has_subscribers:  # known before deciding: no decision made twice
+        return LOCKED
     now = timezone.now()
     compiled, decision, merged = decide(instance, record)
     if needs_lock(instance, compiled, decision):

@@ -149,8 +149,14 @@ def lock_instance(instance_id: int, request_id: str | None, user=None):
     The instance carries its flow and machine; the replay record has its id, requestId,
     fingerprint and result. An instance of a flow `user` may not see is NotFound.
     """
+    return read_instance(run_prepared, LOCK, instance_id, request_id, user)
+
+
+def read_instance(run, statement: str, instance_id: int, request_id: str | None, user=None):
+    """(instance, replay or None, pending) from LOCK or its lock-free twin (runtime/cas.py),
+    run by `run` (run_prepared, or statements.execute outside a transaction)."""
     params = {"id": instance_id, "request_id": request_id, "user_id": grant_user_id(user)}
-    row = run_prepared(LOCK, params)
+    row = run(statement, params)
     if row is None:
         raise NotFound(f"No instance with id {instance_id}.", {"instanceId": instance_id})
     instance = instance_row(instance_id, row[:12])
