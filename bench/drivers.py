@@ -3,7 +3,8 @@
 Every driver does one unit of work per call on a random instance out of the given id range,
 warms up until the shared start time `start_at` (wall clock, so parallel processes measure
 the same window), then runs for `seconds` and prints one JSON line: how many calls, how many
-failed, the window's length and every call's latency in microseconds.
+failed, the window's length, the CPU seconds the process spent in it, and every call's
+latency in microseconds.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ def measure(call: Callable[[int], object], spec: dict) -> dict:
     while time.time() < spec["start_at"] or warm < MIN_WARMUP_CALLS:
         call(rng.randint(lo, hi))
         warm += 1
-    begin = time.time()
+    begin, cpu = time.time(), time.process_time()
     end = spec["start_at"] + spec["seconds"]
     latencies, errors, first_error = [], 0, None
     clock = time.perf_counter
@@ -45,6 +46,7 @@ def measure(call: Callable[[int], object], spec: dict) -> dict:
         "errors": errors,
         "first_error": first_error,
         "window": time.time() - begin,
+        "cpu": time.process_time() - cpu,
         "late": max(0.0, begin - spec["start_at"]),
         "latencies_us": latencies,
     }
@@ -75,6 +77,37 @@ def raw_psycopg(spec: dict) -> dict:
                 "VALUES (%s, 'GO', %s, %s, now())",
                 (instance_id, source, target),
             )
+
+    return measure(call, spec)
+
+
+def raw_compare_and_set(spec: dict) -> dict:
+    """The compare-and-set by hand, as the locking transaction above is by hand: read the
+    instance without a lock, decide, and one statement in autocommit that updates the row only
+    where its revision is still the one read and inserts the history row only if it did."""
+    import psycopg
+
+    conn = psycopg.connect(spec["database_url"], autocommit=True)
+    pin_backend(conn, spec)
+    next_state = {("OPEN", "GO"): "OPEN"}
+
+    def call(instance_id: int) -> None:
+        for _ in range(3):
+            source, revision = conn.execute(
+                "SELECT state, revision FROM runtime_instance WHERE id = %s", (instance_id,)
+            ).fetchone()
+            target = next_state[(source, "GO")]
+            written = conn.execute(
+                "WITH upd AS (UPDATE runtime_instance SET state = %(target)s,"
+                " revision = revision + 1, updated_at = now()"
+                " WHERE id = %(id)s AND revision = %(revision)s RETURNING id)"
+                " INSERT INTO runtime_historyentry (instance_id, event, from_state, to_state, at)"
+                " SELECT upd.id, 'GO', %(source)s, %(target)s, now() FROM upd RETURNING id",
+                {"id": instance_id, "revision": revision, "source": source, "target": target},
+            ).fetchone()
+            if written:
+                return
+        raise RuntimeError("lost the race three times")
 
     return measure(call, spec)
 
@@ -154,12 +187,19 @@ def fsm_peer(spec: dict) -> dict:
 
 
 def service(spec: dict) -> dict:
-    """Our sync event service, runtime.services.instance_event_fire, in process."""
+    """Our sync event service, runtime.services.instance_event_fire, in process.
+
+    With spec['path'] == 'lock', every event takes the locking path (runtime/fastpath.py) as
+    events with actions do: the compare-and-set gets no try (runtime.cas.TRIES = 0).
+    """
     _django()
     from django.db import connection
 
+    from runtime import cas
     from runtime.services import instance_event_fire
 
+    if spec.get("path") == "lock":
+        cas.TRIES = 0
     connection.ensure_connection()
     pin_backend(connection.connection, spec)
     event = spec["event"]
@@ -214,6 +254,7 @@ def _rate(call: Callable[[], object], spec: dict, batch: int = 200) -> dict:
         "errors": 0,
         "first_error": None,
         "window": time.perf_counter() - begin,
+        "cpu": None,
         "late": 0.0,
         "latencies_us": batch_us,  # µs per call, averaged over each batch
     }
@@ -231,6 +272,7 @@ def pin_backend(conn, spec: dict) -> None:
 
 DRIVERS = {
     "raw": raw_psycopg,
+    "raw_cas": raw_compare_and_set,
     "raw_statements": raw_statements,
     "fsm": fsm_peer,
     "service": service,

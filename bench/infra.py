@@ -49,6 +49,10 @@ class Children:
         self.procs.append((name, proc))
         return proc
 
+    def pid_of(self, name: str) -> int:
+        """The process id of the long-running child spawned as `name`."""
+        return next(proc.pid for n, proc in self.procs if n == name)
+
     def start(self, name: str, args: list[str], env: dict) -> subprocess.Popen:
         """A short-lived child whose standard output is its answer (see finish)."""
         log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 - closed with the child
@@ -129,13 +133,15 @@ def _end(proc: subprocess.Popen) -> None:
 def start_gunicorn(
     children: Children, name: str, *, port: int, env: dict, workers: int, extra: tuple = ()
 ) -> str:
-    """gunicorn with platform/gunicorn.conf.py on 127.0.0.1:`port`; waits until it answers."""
+    """gunicorn with platform/gunicorn.conf.py on 127.0.0.1:`port`; waits until it answers.
+
+    The settings are env's DJANGO_SETTINGS_MODULE, config.settings without one."""
     env = {
         **env,
         "HOST": "127.0.0.1",
         "PORT": str(port),
         "WEB_CONCURRENCY": str(workers),
-        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DJANGO_SETTINGS_MODULE": env.get("DJANGO_SETTINGS_MODULE", "config.settings"),
     }
     # No control socket: gunicorn's default one is a single path per user, shared with any
     # other gunicorn on the machine (make run, another engineer's bench).
@@ -164,3 +170,18 @@ def start_gunicorn(
             continue
         return url
     raise RuntimeError(f"gunicorn {name} did not answer within 30 s")
+
+
+def workers_cpu(master_pid: int) -> float:
+    """CPU seconds (user + system) used so far by the worker processes of a gunicorn master."""
+    tick = os.sysconf("SC_CLK_TCK")
+    children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
+    total = 0
+    for pid in children:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except FileNotFoundError:  # a worker that exited meanwhile
+            continue
+        fields = stat.rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / tick

@@ -8,13 +8,15 @@ from dataclasses import dataclass, field
 
 @dataclass
 class Result:
-    """One measurement over its rounds: per round the rate, p50 and p99 (µs)."""
+    """One measurement over its rounds: per round the rate, p50 and p99 (µs), and the CPU
+    seconds per call where the run measured them (the process's own, or the web workers')."""
 
     label: str
     unit: str = "TPS"
     rates: list[float] = field(default_factory=list)
     p50s: list[float] = field(default_factory=list)
     p99s: list[float] = field(default_factory=list)
+    cpus: list[float] = field(default_factory=list)
     errors: int = 0
     first_error: str | None = None
 
@@ -26,6 +28,9 @@ class Result:
         self.rates.append(rate)
         self.p50s.append(p50)
         self.p99s.append(p99)
+        count = sum(r["count"] for r in runs)
+        if count and all(r.get("cpu") is not None for r in runs):
+            self.cpus.append(sum(r["cpu"] for r in runs) / count)
         self.errors += sum(r["errors"] for r in runs)
         self.first_error = self.first_error or next(
             (r["first_error"] for r in runs if r["first_error"]), None
@@ -39,6 +44,10 @@ class Result:
     @property
     def p50(self) -> float:
         return statistics.median(self.p50s) if self.p50s else float("nan")
+
+    @property
+    def cpu(self) -> float:
+        return statistics.median(self.cpus) if self.cpus else float("nan")
 
     @property
     def p99(self) -> float:

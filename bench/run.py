@@ -27,7 +27,7 @@ import psycopg
 
 from bench import data, replay
 from bench.async_events import async_rows
-from bench.infra import PYTHON, ROOT, Children, free_port, start_gunicorn
+from bench.infra import PYTHON, ROOT, Children, free_port, start_gunicorn, workers_cpu
 from bench.plans import RUN_ORDER, WORKERS, Plan, plans, rows_for, rules_rows
 from bench.replay import replay_rows
 from bench.report import Result, Row, ms, rate_text, table
@@ -202,7 +202,7 @@ METRICS_OFF = {"METRICS_ENABLED": "false"}
 
 def _start_servers(children: Children, context: dict, step) -> None:
     for name, port, extra, throttle_off in SERVERS:
-        env = {**context["env"], "DJANGO_SETTINGS_MODULE": "config.settings"}
+        env = dict(context["env"])  # bench.settings: the product's and the peer endpoints
         if not throttle_off:
             env.pop("API_THROTTLE_RATE")
         if name == "rest_off":
@@ -215,6 +215,7 @@ def _start_servers(children: Children, context: dict, step) -> None:
             workers=WORKERS,
             extra=extra,
         )
+        context.setdefault("masters", {})[name] = children.pid_of(f"gunicorn-{name}")
         warm = {  # first requests import, connect and compile: not measured
             "url": context[name],
             "path": "/api/v1/instances/{id}/events/",
@@ -278,7 +279,21 @@ def run_plan(children: Children, context: dict, plan: Plan, seconds: float, roun
         else:
             args = ["-m", "bench.drivers", plan.kind, json.dumps(spec)]
         procs.append(children.start(f"{plan.key}-{n}", [PYTHON, *args], env))
-    return [json.loads(children.finish(p, timeout=plan.startup + seconds + 60)) for p in procs]
+    if plan.kind == "http":  # the CPU the server's workers spend in the window
+        master = context["masters"][plan.spec["server"]]
+        _sleep_until(start_at)
+        before = workers_cpu(master)
+        _sleep_until(start_at + seconds)
+        cpu = workers_cpu(master) - before
+    runs = [json.loads(children.finish(p, timeout=plan.startup + seconds + 60)) for p in procs]
+    if plan.kind == "http":
+        (run,) = runs
+        run["cpu"] = cpu
+    return runs
+
+
+def _sleep_until(moment: float) -> None:
+    time.sleep(max(0.0, moment - time.time()))
 
 
 def _run_json(children: Children, name: str, args: list[str], env: dict, timeout: float) -> str:
