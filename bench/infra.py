@@ -155,12 +155,16 @@ def start_gunicorn(
         *extra,
         "config.wsgi",
     ]
-    proc = children.spawn(name, args, env)
+    return _serving(children, children.spawn(name, args, env), name, port)
+
+
+def _serving(children: Children, proc: subprocess.Popen, name: str, port: int) -> str:
+    """The server's URL once it answers; RuntimeError if it exits or stays silent 30 s."""
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"gunicorn {name} exited; see {children.workdir / name}.log")
+            raise RuntimeError(f"{name} exited; see {children.workdir / name}.log")
         try:
             urllib.request.urlopen(f"{url}/api/v1/instances/1/", timeout=1)  # noqa: S310
         except urllib.error.HTTPError:
@@ -169,13 +173,19 @@ def start_gunicorn(
             time.sleep(0.2)
             continue
         return url
-    raise RuntimeError(f"gunicorn {name} did not answer within 30 s")
+    raise RuntimeError(f"{name} did not answer within 30 s")
 
 
 def workers_cpu(master_pid: int) -> float:
-    """CPU seconds (user + system) used so far by the worker processes of a gunicorn master."""
+    """CPU seconds (user + system) used so far by the worker processes of a server's master
+    process (gunicorn's arbiter, granian's main process)."""
     tick = os.sysconf("SC_CLK_TCK")
-    children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
+    children = []
+    for task in Path(f"/proc/{master_pid}/task").iterdir():  # granian starts its workers
+        try:  # from a thread of its own
+            children += (task / "children").read_text().split()
+        except FileNotFoundError:  # a thread that ended meanwhile
+            continue
     total = 0
     for pid in children:
         try:
@@ -185,3 +195,27 @@ def workers_cpu(master_pid: int) -> float:
         fields = stat.rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
         total += int(fields[11]) + int(fields[12])  # utime, stime
     return total / tick
+
+
+def start_granian(children: Children, name: str, *, port: int, env: dict, workers: int) -> str:
+    """granian serving config.wsgi on 127.0.0.1:`port` as gunicorn's sync workers do: `workers`
+    processes of one thread each, access log on; waits until it answers."""
+    args = [
+        PYTHON,
+        "-m",
+        "granian",
+        "--interface",
+        "wsgi",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--blocking-threads",
+        "1",
+        "--no-ws",
+        "--access-log",
+        "config.wsgi:application",
+    ]
+    return _serving(children, children.spawn(name, args, env), name, port)

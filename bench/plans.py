@@ -207,6 +207,22 @@ def plans(context: dict, args) -> list[Plan]:
             startup=1.5,
         ),
         Plan(
+            "rest_granian",
+            f"REST fire, plain, granian {WORKERS} workers",
+            "http",
+            unit="req/s",
+            spec=rest("granian", "plain"),
+            startup=1.5,
+        ),
+        Plan(
+            "rest_fsm_granian",
+            f"REST peer: DRF + django-fsm-2, granian {WORKERS} workers",
+            "http",
+            unit="req/s",
+            spec=rest("granian", "orders", "/bench/orders/{id}/events/"),
+            startup=1.5,
+        ),
+        Plan(
             "grow_small",
             "growth: service, 1k history rows, 1k instances",
             "service",
@@ -227,7 +243,7 @@ RUN_ORDER = [
     "raw1", "svc_plain1", "fsm", "svc_lock1", "raw_cas1", "raw_ours", "raw4", "eng_plain",
     "eng_choice", "svc_choice1", "svc_plain2_off", "svc_plain2", "rest_plain_off", "rest_plain",
     "rest_fsm", "rest_const", "svc_choice2", "rest_choice", "rest_throttled", "rest_gthread",
-    "grow_small", "grow_large",
+    "rest_granian", "rest_fsm_granian", "grow_small", "grow_large",
 ]  # fmt: skip
 
 
@@ -345,6 +361,17 @@ def rows_for(r: dict[str, Result]) -> list[Row]:
             "rest_throttled", ratio=ratio_text(ratio("rest_throttled", "rest_plain"), "no throttle")
         ),
         row("rest_gthread", ratio=ratio_text(ratio("rest_gthread", "rest_plain"), "sync workers")),
+        row("rest_granian", ratio=ratio_text(ratio("rest_granian", "rest_plain"), "gunicorn")),
+        Row(
+            "  same, against the REST peer on granian",
+            ratio=ratio_text(ratio("rest_granian", "rest_fsm_granian"), "REST peer"),
+        ),
+        cpu_row(
+            "CPU per request: granian worker, REST fire",
+            r["rest_granian"].cpu,
+            ratio=ratio_text(paired(r["rest_granian"].cpus, r["rest_plain"].cpus), "gunicorn"),
+        ),
+        row("rest_fsm_granian"),
         row("grow_small", ratio="1.00 (reference)"),
         row(
             "grow_large",

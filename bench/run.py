@@ -27,7 +27,15 @@ import psycopg
 
 from bench import data, replay
 from bench.async_events import async_rows
-from bench.infra import PYTHON, ROOT, Children, free_port, start_gunicorn, workers_cpu
+from bench.infra import (
+    PYTHON,
+    ROOT,
+    Children,
+    free_port,
+    start_granian,
+    start_gunicorn,
+    workers_cpu,
+)
 from bench.plans import RUN_ORDER, WORKERS, Plan, plans, rows_for, rules_rows
 from bench.replay import replay_rows
 from bench.report import Result, Row, ms, rate_text, table
@@ -189,13 +197,15 @@ def _load(context: dict, step) -> None:
     context.update(small=small, large=large, ids=ids, sizes=sizes)
 
 
-# The gunicorns: the product's settings as deployed (sync workers), throttling off; the same
-# with the default throttle; and threaded workers, which keep connections alive.
+# The servers: gunicorn with the product's settings as deployed (sync workers), throttling
+# off; the same with metrics off; the same with the default throttle; threaded workers, which
+# keep connections alive; and granian (a Rust HTTP server), the alternative measured.
 SERVERS = [
     ("rest", 18480, (), True),
     ("rest_off", 18880, (), True),  # the same with metrics off
     ("throttled", 18580, (), False),
     ("gthread", 18680, ("--worker-class", "gthread", "--threads", str(GTHREADS)), True),
+    ("granian", 18780, None, True),
 ]
 METRICS_OFF = {"METRICS_ENABLED": "false"}
 
@@ -207,15 +217,15 @@ def _start_servers(children: Children, context: dict, step) -> None:
             env.pop("API_THROTTLE_RATE")
         if name == "rest_off":
             env.update(METRICS_OFF)
-        context[name] = start_gunicorn(
-            children,
-            f"gunicorn-{name}",
-            port=free_port(port),
-            env=env,
-            workers=WORKERS,
-            extra=extra,
-        )
-        context.setdefault("masters", {})[name] = children.pid_of(f"gunicorn-{name}")
+        server = f"server-{name}"
+        if extra is None:
+            start = start_granian(children, server, port=free_port(port), env=env, workers=WORKERS)
+        else:
+            start = start_gunicorn(
+                children, server, port=free_port(port), env=env, workers=WORKERS, extra=extra
+            )
+        context[name] = start
+        context.setdefault("masters", {})[name] = children.pid_of(server)
         warm = {  # first requests import, connect and compile: not measured
             "url": context[name],
             "path": "/api/v1/instances/{id}/events/",
@@ -227,7 +237,8 @@ def _start_servers(children: Children, context: dict, step) -> None:
             "seed": 0,
         }
         _run_json(children, f"warm-{name}", ["-m", "bench.load", json.dumps(warm)], env, 60)
-        step(f"gunicorn {name} ({WORKERS} workers {' '.join(extra)}) at {context[name]}")
+        kind = "granian" if extra is None else f"gunicorn {' '.join(extra)}"
+        step(f"{name}: {kind} ({WORKERS} workers) at {context[name]}")
 
 
 def _stepper():

@@ -1,4 +1,7 @@
-"""Checks every API request's path and query string before any view sees them."""
+"""What runs around the API's requests: the check of every path and query string before any
+view sees them, and the admin's middleware, which the business API skips."""
+
+from django.utils.module_loading import import_string
 
 from config.exceptions import error_response, is_api
 from machines.interchange import storable_text
@@ -47,3 +50,35 @@ def _query_problem(request) -> dict | None:
                 message = f"{name} is longer than {MAX_QUERY_VALUE} characters."
                 return {"path": name, "message": message}
     return None
+
+
+API_V1 = "/api/v1/"
+
+
+def pages_only(dotted_path: str) -> type:
+    """The middleware at `dotted_path`, for every request but the business API's (/api/v1/).
+
+    The API answers JSON in English to clients with tokens: the browser's language, the
+    admin's flash messages and frame headers for HTML pages have nothing to do there, and
+    each costs time on every event (`make bench`). Only middleware that works in __call__
+    can be skipped this way: one with process_view or process_exception would still be
+    called by Django's handler.
+    """
+    middleware = import_string(dotted_path)
+    hooks = ("process_view", "process_exception", "process_template_response")
+    if any(hasattr(middleware, hook) for hook in hooks):
+        raise TypeError(f"{dotted_path} has view hooks and cannot skip the API")
+
+    class PagesOnly(middleware):  # a subclass: the admin's checks look for one
+        def __call__(self, request):
+            if request.path.startswith(API_V1):
+                return self.get_response(request)
+            return super().__call__(request)
+
+    PagesOnly.__name__ = PagesOnly.__qualname__ = f"PagesOnly{middleware.__name__}"
+    return PagesOnly
+
+
+LocaleForPages = pages_only("django.middleware.locale.LocaleMiddleware")
+MessagesForPages = pages_only("django.contrib.messages.middleware.MessageMiddleware")
+FrameOptionsForPages = pages_only("django.middleware.clickjacking.XFrameOptionsMiddleware")

@@ -72,12 +72,13 @@ MIDDLEWARE = [
     "config.middleware.ApiInputMiddleware",  # NUL in an /api/ path or query: 400, not a 500
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",  # the admin follows the browser or the switch
+    # "...ForPages": the admin's middleware, skipped by the business API (config/middleware.py).
+    "config.middleware.LocaleForPages",  # the admin follows the browser or the switch
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "config.middleware.MessagesForPages",
+    "config.middleware.FrameOptionsForPages",
     "config.request_budget.RequestBudgetMiddleware",  # one expression budget per request
     "axes.middleware.AxesMiddleware",  # last, as axes asks: turns a lockout into its 429
 ]

@@ -9,8 +9,9 @@ urlpatterns = [
     path("", landing, name="landing"),  # the admin's "View site"
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),  # set_language: the admin's switch
-    path("api/v1/", include("machines.urls")),
+    # The runtime's routes first: an event's path is matched after fewer patterns.
     path("api/v1/", include("runtime.urls")),
+    path("api/v1/", include("machines.urls")),
     path("api/schema/", SchemaView.as_view(), name="schema"),  # YAML; ?format=json: JSON
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/redoc/", RedocView.as_view(url_name="schema"), name="redoc"),

@@ -1,5 +1,6 @@
 """What the business API's views share: context, role and id fields, acting role, validation."""
 
+import copy
 import re
 
 from drf_spectacular.openapi import AutoSchema as BaseAutoSchema
@@ -49,6 +50,24 @@ class IdField(serializers.IntegerField):
 
     def __init__(self, **kwargs):
         super().__init__(min_value=1, max_value=ID_MAX, **kwargs)
+
+
+class FlatInputSerializer(serializers.Serializer):
+    """An input of plain fields (no nested serializer, no list or dict of fields), whose fields
+    are copied shallowly for each request.
+
+    DRF deep-copies every declared field for each serializer it makes, running each field's
+    __init__ again: half of what validating an event's body cost (`make bench`). A plain
+    field keeps nothing of a request but what bind() sets on it, and that lands on the copy.
+    """
+
+    def get_fields(self):
+        fields = {}
+        for name, field in self._declared_fields.items():
+            if isinstance(field, serializers.BaseSerializer) or hasattr(field, "child"):
+                raise TypeError(f"{name} is not a plain field: use serializers.Serializer")
+            fields[name] = copy.copy(field)
+        return fields
 
 
 def acting_role(request, role: int | None) -> int | None:

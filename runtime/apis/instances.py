@@ -18,6 +18,7 @@ from runtime.apis.answers import (
 from runtime.apis.common import (
     MAX_KEY,
     ContextField,
+    FlatInputSerializer,
     IdField,
     RoleField,
     acting_role,
@@ -90,7 +91,7 @@ class InstanceDetailApi(APIView):
 
 
 class InstanceEventFireApi(APIView):
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(FlatInputSerializer):  # validated on every event: kept lean
         event = serializers.CharField(max_length=100)
         role = RoleField()
         context = ContextField()
