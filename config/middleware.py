@@ -58,9 +58,10 @@ API_V1 = "/api/v1/"
 def pages_only(dotted_path: str) -> type:
     """The middleware at `dotted_path`, for every request but the business API's (/api/v1/).
 
-    The API answers JSON in English to clients with tokens: the browser's language, the
-    admin's flash messages and frame headers for HTML pages have nothing to do there, and
-    each costs time on every event (`make bench`). Only middleware that works in __call__
+    The API answers JSON in English to clients with tokens: the browser's language and the
+    admin's flash messages have nothing to do there, and each costs time on every event
+    (`make bench`). (The frame header stays: Django's deploy check looks for its middleware
+    by name, and it costs next to nothing.) Only middleware that works in __call__
     can be skipped this way: one with process_view or process_exception would still be
     called by Django's handler.
     """
@@ -81,4 +82,3 @@ def pages_only(dotted_path: str) -> type:
 
 LocaleForPages = pages_only("django.middleware.locale.LocaleMiddleware")
 MessagesForPages = pages_only("django.contrib.messages.middleware.MessageMiddleware")
-FrameOptionsForPages = pages_only("django.middleware.clickjacking.XFrameOptionsMiddleware")

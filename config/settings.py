@@ -78,7 +78,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "config.middleware.MessagesForPages",
-    "config.middleware.FrameOptionsForPages",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "config.request_budget.RequestBudgetMiddleware",  # one expression budget per request
     "axes.middleware.AxesMiddleware",  # last, as axes asks: turns a lockout into its 429
 ]
