@@ -1,11 +1,11 @@
 """The suite: `python -m bench` (what `make bench` runs). See bench/README.md.
 
-It starts its own PostgreSQL (platform/postgres.sh on a free port, its own data directory)
-and three gunicorns (2 workers each: sync workers with throttling off, the same with the
-default throttle, threaded workers with keep-alive), loads the
-data, then runs every measurement for a fixed window, round after round (each round runs
-every measurement once, so a noisy minute hits all of them alike), and prints one table:
-medians over the rounds, ratios measured in the same run, the goals, OK or MISS.
+It starts its own PostgreSQL (platform/postgres.sh on a free port, its own data directory),
+Redis and web servers (gunicorn as deployed, with variants, and granian; 2 workers each, on
+bench/settings.py, which adds the peer's REST endpoint and a constant view), loads the data,
+then runs every measurement for a fixed window, round after round (each round runs every
+measurement once, so a noisy minute hits all of them alike), and prints one table: medians
+over the rounds, ratios measured in the same run, the goals, OK or MISS.
 Everything it started is stopped on the way out: at the end, on failure and on Ctrl-C.
 """
 
