@@ -75,13 +75,13 @@ def check_dead_ends(definition: Definition) -> list[Problem]:
 
 
 def check_final_states(definition: Definition) -> list[Problem]:
+    """A final state is final: no event, however named, moves an instance out of it."""
     sources = {t.source for t in definition.transitions}
     return [
         on_state(
             "FINAL_HAS_TRANSITIONS",
             s.value,
-            f"State '{s.value}' is marked final but has outgoing transitions.",
-            WARNING,
+            f"State '{s.value}' is final: no transition may leave it.",
         )
         for s in states_by_value(definition).values()
         if s.final and s.value in sources

@@ -442,14 +442,21 @@ def test_it_warns_about_a_normal_state_with_no_way_out():
     assert the(report, "STATE_DEAD_END").where == {"state": "STUCK"}
 
 
-def test_it_warns_about_a_final_state_with_outgoing_transitions():
+def test_a_transition_out_of_a_final_state_is_an_error():
     definition = machine(["S1", state("S2", final=True)], [("S1", "E1", "S2"), ("S2", "E2", "S1")])
 
     report = validate(definition)
 
-    assert report.valid
+    assert not report.valid
     assert codes(report) == ["FINAL_HAS_TRANSITIONS"]
+    assert the(report, "FINAL_HAS_TRANSITIONS").level == "error"
     assert the(report, "FINAL_HAS_TRANSITIONS").where == {"state": "S2"}
+
+
+def test_a_self_transition_on_a_final_state_is_an_error_too():
+    definition = machine(["S1", state("S2", final=True)], [("S1", "E1", "S2"), ("S2", "E2", "S2")])
+
+    assert codes(validate(definition)) == ["FINAL_HAS_TRANSITIONS"]
 
 
 # Fields ------------------------------------------------------------------------------------
