@@ -182,6 +182,11 @@ class MachineAdmin(FlowScopedAdmin):
                 "<int:object_id>/overview/", view(pages.overview), name="machines_machine_overview"
             ),
             path(
+                "<int:object_id>/scenarios/<int:scenario_id>/delete/",
+                view(pages.scenario_remove),
+                name="machines_machine_scenario_delete",
+            ),
+            path(
                 "<int:object_id>/simulate/", view(pages.simulator), name="machines_machine_simulate"
             ),
             path(

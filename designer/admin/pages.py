@@ -1,4 +1,5 @@
-"""Extra admin pages of a machine: overview, simulator, lifecycle steps, import and export.
+"""Extra admin pages of a machine: overview (with its scenarios), simulator, lifecycle steps,
+import and export.
 
 Each view takes the MachineAdmin first (see MachineAdmin.get_urls), checks the permission
 it needs, and writes only through machines.services (or runs the simulator, which stores
@@ -30,7 +31,7 @@ from machines import selectors, services
 from machines.diagrams import mermaid_marked, render_mermaid
 from machines.interchange import parse_json
 from machines.models import Machine
-from machines.scenarios import scenario_list
+from machines.scenarios import scenario_delete, scenario_get, scenario_list
 from runtime.models import ROLE_MAX, ROLE_MIN
 from runtime.scenarios import coverage_taken, scenario_save_from_simulation, scenarios_run
 from runtime.services import machine_simulate
@@ -89,9 +90,27 @@ def overview(admin, request, object_id):
         expressions=expression_checks(definition),
         problems=report.errors + report.warnings,
         scenarios=scenario_list(machine=machine),
+        may_edit_scenarios=not machine.is_frozen and admin.has_change_permission(request, machine),
         run=run,
         run_error=run_error,
     )
+
+
+def scenario_remove(admin, request, object_id, scenario_id):
+    """POST: delete one scenario of a testing version, then back to the list of them."""
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    machine = _machine(admin, request, object_id)
+    if not admin.has_change_permission(request, machine):
+        raise PermissionDenied
+    try:
+        scenario = scenario_get(machine=machine, scenario_id=scenario_id)
+        scenario_delete(scenario=scenario)
+    except PlatformError as exc:  # gone already, or the version was frozen meanwhile
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, gettext("Scenario %s deleted.") % scenario.name)
+    return redirect(reverse("admin:machines_machine_overview", args=[machine.pk]) + "#sc-scenarios")
 
 
 def simulator(admin, request, object_id):

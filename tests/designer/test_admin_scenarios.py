@@ -93,3 +93,63 @@ def test_the_publish_button_refuses_a_version_whose_scenarios_fail(client):
     machine.refresh_from_db()
     assert machine.status == Machine.Status.TESTING
     assert "saved scenario" in response.content.decode() and "wrong" in response.content.decode()
+
+
+def delete(client, machine, scenario):
+    return client.post(url("scenario_delete", machine.pk, scenario.pk))
+
+
+def test_a_designer_deletes_a_scenario_of_a_draft_from_the_overview(client):
+    machine = draft()
+    client.force_login(staff_user("designer", *DESIGNER_PERMISSIONS))
+    save(client, machine, "keep")
+    save(client, machine, "drop")
+    drop = Scenario.objects.get(name="drop")
+    page = client.get(url("overview", machine.pk)).content.decode()
+    assert url("scenario_delete", machine.pk, drop.pk) in page
+
+    response = delete(client, machine, drop)
+
+    assert response.status_code == 302
+    assert response["Location"] == url("overview", machine.pk) + "#sc-scenarios"
+    assert list(Scenario.objects.values_list("name", flat=True)) == ["keep"]
+    listed = client.get(response["Location"]).content.decode()
+    assert "Scenario drop deleted." in listed and 'data-scenario="drop"' not in listed
+
+
+def test_a_frozen_versions_scenarios_offer_no_delete_and_refuse_one(admin_client):
+    machine = draft()
+    save(admin_client, machine, "kept")
+    scenario = Scenario.objects.get()
+    Machine.objects.filter(pk=machine.pk).update(status=Machine.Status.PUBLISHED)
+
+    page = admin_client.get(url("overview", machine.pk)).content.decode()
+    response = delete(admin_client, machine, scenario)
+
+    assert "sc-scenario-delete" not in page
+    assert response.status_code == 403  # a frozen version is not to be changed at all
+    assert Scenario.objects.filter(pk=scenario.pk).exists()
+
+
+def test_a_viewer_may_not_delete_and_a_get_deletes_nothing(admin_client, client):
+    machine = draft()
+    save(admin_client, machine, "kept")
+    scenario = Scenario.objects.get()
+    client.force_login(staff_user("viewer", "view_machine", "view_flow"))
+
+    assert "sc-scenario-delete" not in client.get(url("overview", machine.pk)).content.decode()
+    assert delete(client, machine, scenario).status_code == 403
+    assert admin_client.get(url("scenario_delete", machine.pk, scenario.pk)).status_code == 405
+    assert Scenario.objects.filter(pk=scenario.pk).exists()
+
+
+def test_deleting_a_scenario_of_another_machine_finds_nothing(admin_client):
+    first, second = draft(), draft()  # two versions of one flow
+    save(admin_client, first, "mine")
+    scenario = Scenario.objects.get()
+
+    response = delete(admin_client, second, scenario)
+
+    assert response.status_code == 302
+    assert Scenario.objects.filter(pk=scenario.pk).exists()
+    assert "No scenario with id" in admin_client.get(response["Location"]).content.decode()
