@@ -43,7 +43,7 @@ from config.logs import log_context
 from rules import RuleError, request_budget
 from runtime import async_events, outbox, timers
 from runtime.apply import decide, has_actions, record_done
-from runtime.fastpath import InstanceRow, instance_row
+from runtime.fastpath import SET_INSTANCE, InstanceRow, history_hops, instance_row
 from runtime.models import Attempt, EventRecord
 from runtime.queue import wake_workers
 from runtime.simulation import error_body
@@ -110,12 +110,9 @@ SELECT c.id, c.instance_id, c.event, c.role, c.context, c.request_id, c.expected
 
 # The compare-and-set write of one event: nothing at all unless the instance is still at
 # the revision decided on and the event still leased to us.
-WRITE = """
+WRITE = f"""
 WITH upd AS (
-  UPDATE runtime_instance
-     SET state = %(state)s, context = %(new_context)s::jsonb,
-         event_counts = %(event_counts)s::jsonb, revision = %(next_revision)s,
-         updated_at = %(now)s
+  UPDATE runtime_instance{SET_INSTANCE}
    WHERE id = %(id)s AND revision = %(revision)s
      AND EXISTS (SELECT 1 FROM runtime_eventrecord r WHERE r.id = %(record)s
                   AND r.status = 'processing' AND r.next_attempt_at = %(lease)s)
@@ -125,14 +122,7 @@ WITH upd AS (
      SET status = 'done', result = %(result)s::jsonb, error = NULL, finished_at = %(now)s,
          next_attempt_at = NULL, attempts = attempts + 1
    WHERE id = %(record)s AND EXISTS (SELECT 1 FROM upd)
-), hops AS (
-  INSERT INTO runtime_historyentry (instance_id, event_record_id, event, from_state, to_state,
-      transition_id, request_id, at)
-  SELECT %(id)s, %(record)s, h.hop->>0, h.hop->>1, h.hop->>2, (h.hop->>3)::bigint,
-      %(request_id)s::varchar, %(now)s
-    FROM upd, jsonb_array_elements(%(hops)s::jsonb) WITH ORDINALITY AS h(hop, n)
-   ORDER BY h.n
-), tried AS (
+), {history_hops("%(record)s", "upd")}, tried AS (
   INSERT INTO runtime_attempt (event_record_id, delivery_id, at, status, error)
   SELECT %(record)s, NULL, %(now)s, NULL, '' FROM upd
 )

@@ -28,7 +28,7 @@ from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, transaction
 from django.utils import timezone
 
 from runtime.apply import decide, event_outcome, has_actions, record_done
-from runtime.fastpath import LOCK, InstanceRow, SyncEvent, write_params
+from runtime.fastpath import LOCK, SET_INSTANCE, InstanceRow, SyncEvent, history_hops, write_params
 from runtime.fastpath import read_instance as fastpath_read
 from runtime.statements import execute, run_prepared
 
@@ -41,12 +41,9 @@ assert READ != LOCK, "READ is LOCK without its lock"
 
 # Nothing at all unless the instance is still at the revision and version decided on and no
 # async event waits (a scalar subquery on event_pending_idx, as in runtime/batches.py).
-WRITE = """
+WRITE = f"""
 WITH upd AS (
-  UPDATE runtime_instance
-     SET state = %(state)s, context = %(new_context)s::jsonb,
-         event_counts = %(event_counts)s::jsonb, revision = %(next_revision)s,
-         updated_at = %(now)s
+  UPDATE runtime_instance{SET_INSTANCE}
    WHERE id = %(id)s AND revision = %(revision)s AND machine_id = %(machine_id)s
      AND (SELECT p.id FROM runtime_eventrecord p
            WHERE p.instance_id = %(id)s AND p.status IN ('accepted', 'processing')
@@ -61,14 +58,7 @@ WITH upd AS (
       %(expected_state)s::varchar, NULL, NULL, 0, NULL
     FROM upd
   RETURNING id
-), hops AS (
-  INSERT INTO runtime_historyentry (instance_id, event_record_id, event, from_state, to_state,
-      transition_id, request_id, at)
-  SELECT %(id)s, rec.id, h.hop->>0, h.hop->>1, h.hop->>2, (h.hop->>3)::bigint,
-      %(request_id)s::varchar, %(now)s
-    FROM rec, jsonb_array_elements(%(hops)s::jsonb) WITH ORDINALITY AS h(hop, n)
-   ORDER BY h.n
-)
+), {history_hops("rec.id", "rec")}
 SELECT id FROM rec
 """
 

@@ -54,10 +54,31 @@ SELECT i.state, i.context, i.event_counts, i.business_key, i.created_at, i.machi
    FOR UPDATE OF i
 """
 
-# The three writes of apply.apply_event in one statement: the record, one history row per
-# hop (from a JSON array of [event, from, to, transition id], in order) and the instance's new
-# state, context, counts and revision.
-WRITE = """
+# What every write of a decided event sets on the instance (here, in runtime/cas.py and in
+# runtime/batches.py): its new state, context, counts and revision.
+SET_INSTANCE = """
+     SET state = %(state)s, context = %(new_context)s::jsonb,
+         event_counts = %(event_counts)s::jsonb, revision = %(next_revision)s,
+         updated_at = %(now)s"""
+
+
+def history_hops(record: str, source: str) -> str:
+    """The `hops` CTE of those writes: one history row per hop, from a JSON array of
+    [event, from, to, transition id] in order, for the event record `record` (an SQL
+    expression), written only if the CTE `source` returned a row."""
+    return f"""hops AS (
+  INSERT INTO runtime_historyentry (instance_id, event_record_id, event, from_state, to_state,
+      transition_id, request_id, at)
+  SELECT %(id)s, {record}, h.hop->>0, h.hop->>1, h.hop->>2, (h.hop->>3)::bigint,
+      %(request_id)s::varchar, %(now)s
+    FROM {source}, jsonb_array_elements(%(hops)s::jsonb) WITH ORDINALITY AS h(hop, n)
+   ORDER BY h.n
+)"""
+
+
+# The three writes of apply.apply_event in one statement: the record, its history hops and
+# the instance's new state, context, counts and revision.
+WRITE = f"""
 WITH rec AS (
   INSERT INTO runtime_eventrecord (instance_id, event, role, context, request_id, fingerprint,
       status, result, error, created_at, finished_at, is_async, expected_state,
@@ -66,18 +87,8 @@ WITH rec AS (
       %(fingerprint)s, 'done', %(result)s::jsonb, NULL, %(now)s, %(now)s, false,
       %(expected_state)s::varchar, NULL, NULL, 0, NULL)
   RETURNING id
-), hops AS (
-  INSERT INTO runtime_historyentry (instance_id, event_record_id, event, from_state, to_state,
-      transition_id, request_id, at)
-  SELECT %(id)s, rec.id, h.hop->>0, h.hop->>1, h.hop->>2, (h.hop->>3)::bigint,
-      %(request_id)s::varchar, %(now)s
-    FROM rec, jsonb_array_elements(%(hops)s::jsonb) WITH ORDINALITY AS h(hop, n)
-   ORDER BY h.n
-), upd AS (
-  UPDATE runtime_instance
-     SET state = %(state)s, context = %(new_context)s::jsonb,
-         event_counts = %(event_counts)s::jsonb,
-         revision = %(revision)s, updated_at = %(now)s
+), {history_hops("rec.id", "rec")}, upd AS (
+  UPDATE runtime_instance{SET_INSTANCE}
    WHERE id = %(id)s
 )
 SELECT id FROM rec
@@ -196,7 +207,7 @@ def apply_event(instance: InstanceRow, record: SyncEvent) -> dict:
     compiled, decision, merged = decide_and_act(instance, record, now)
     record.created_at = now
     params = write_params(instance, record, decision, merged, now)
-    (record.pk,) = run_prepared(WRITE, {**params, "revision": instance.revision + 1})
+    (record.pk,) = run_prepared(WRITE, {**params, "next_revision": instance.revision + 1})
     instance.revision += 1  # the timers armed now remember the revision of this entry
     timers.timers_rearm(instance=instance, compiled=compiled, decision=decision, now=now)
     outbox.transition_notify(instance=instance, record=record, decision=decision, now=now)
@@ -206,7 +217,7 @@ def apply_event(instance: InstanceRow, record: SyncEvent) -> dict:
 def write_params(instance: InstanceRow, record: SyncEvent, decision, merged: dict, now) -> dict:
     """What a statement writing a decided sync event needs: the record, its history hops (a
     JSON array of [event, from, to, transition id]) and the instance's new state, context and
-    counts. The revision is each statement's own (this one's WRITE, and runtime/cas.py's)."""
+    counts. The new revision (and, for a compare-and-set, the one read) come from each caller."""
     counts = {**instance.event_counts, record.event: instance.event_counts.get(record.event, 0) + 1}
     hops = [[h.event, h.from_state, h.to_state, h.transition.id] for h in decision.hops]
     return {
