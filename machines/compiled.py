@@ -29,6 +29,7 @@ class CompiledTransition:
     show: Expression | None
     action: str | None
     timer_seconds: int | None
+    error_target: str | None  # where an async event goes when the action keeps failing
 
     def allows(self, role: int | None) -> bool:
         return self.roles is None or role in self.roles
@@ -44,6 +45,7 @@ class CompiledState:
     desc: str | None
     is_choice: bool
     is_final: bool
+    enter_action: str | None  # called through the outbox each time an instance comes to rest
     events: tuple[CompiledTransition, ...]  # from a normal state, in listed order
     branches: tuple[Branch, ...]  # from a choice state, by case order; Branch.key is the transition
 
@@ -65,8 +67,12 @@ class CompiledMachine:
 def compile_definition(
     definition: Definition, *, id=None, flow: str = "", version: int = 0, revision: int = 0
 ) -> CompiledMachine:
-    """Compile a valid definition (run the validator first: this trusts its rules)."""
-    compiled = {t_def: _compile_transition(t_def) for t_def in definition.transitions}
+    """Compile a valid definition (run the validator first: this trusts its rules).
+
+    Many-source rows (a comma list, "*") are compiled expanded: one transition per state."""
+    definition = definition.expanded()
+    expression = _expressions()  # the copies of an expanded row share its compiled expressions
+    compiled = {t_def: _compile_transition(t_def, expression) for t_def in definition.transitions}
     states = {}
     for s in definition.states:
         outgoing = [compiled[t] for t in definition.outgoing(s.value)]
@@ -83,6 +89,7 @@ def compile_definition(
             desc=s.desc,
             is_choice=s.is_choice,
             is_final=s.final,
+            enter_action=s.enter_action or None,
             events=() if s.is_choice else tuple(outgoing),
             branches=branches,
         )
@@ -104,7 +111,19 @@ def _is_choice(states: dict, t: CompiledTransition) -> bool:
     return states[t.source].is_choice if t.source in states else False
 
 
-def _compile_transition(t: TransitionDef) -> CompiledTransition:
+def _expressions():
+    """An expression compiler that compiles each text once."""
+    compiled: dict[str, Expression | None] = {}
+
+    def expression(source: str | None) -> Expression | None:
+        if source not in compiled:
+            compiled[source] = _expression(source)
+        return compiled[source]
+
+    return expression
+
+
+def _compile_transition(t: TransitionDef, expression) -> CompiledTransition:
     return CompiledTransition(
         id=t.id,
         source=t.source,
@@ -113,10 +132,11 @@ def _compile_transition(t: TransitionDef) -> CompiledTransition:
         event_desc=t.event_desc,
         desc=t.desc,
         roles=t.role_codes,
-        guard=_expression(t.guard_condition),
-        show=_expression(t.show_condition),
+        guard=expression(t.guard_condition),
+        show=expression(t.show_condition),
         action=t.action or None,
         timer_seconds=t.timer_seconds,
+        error_target=t.error_target or None,
     )
 
 
@@ -160,15 +180,15 @@ def footprint(compiled: CompiledMachine) -> int:
     """The estimated bytes a compiled machine holds: its parts and its expressions."""
     transitions = {id(t): t for state in compiled.states.values() for t in state.events}
     transitions.update({id(b.key): b.key for s in compiled.states.values() for b in s.branches})
-    expressions = [
-        e
+    expressions = {
+        id(e): e
         for s in compiled.states.values()
         for e in [b.condition for b in s.branches]
         + [x for t in s.events for x in (t.guard, t.show)]
         if e is not None
-    ]
+    }
     parts = len(compiled.states) + len(transitions)
-    return BYTES_PER_PART * parts + sum(e.footprint for e in expressions)
+    return BYTES_PER_PART * parts + sum(e.footprint for e in expressions.values())
 
 
 def _compile_stored(machine_id: int, revision: int) -> CompiledMachine:

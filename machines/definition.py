@@ -4,10 +4,12 @@ The interchange format, the validator, the diagrams and the compiled machine all
 form, so none of them needs the ORM: a definition can be checked before it is stored.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 NORMAL = 1
 CHOICE = 2
+ANY_SOURCE = "*"  # a transition's source: every normal, non-final state without its own
+SOURCE_MAX_LENGTH = 2000  # a source as given: one state or a comma list of them
 
 
 @dataclass(frozen=True)
@@ -17,6 +19,7 @@ class StateDef:
     type: int = NORMAL
     initial: bool = False
     final: bool = False
+    enter_action: str | None = None
     id: int | None = None
 
     @property
@@ -39,7 +42,10 @@ class TransitionDef:
     case_default: bool = False
     action: str | None = None
     timer_seconds: int | None = None
+    error_target: str | None = None
     id: int | None = None
+    # On an expanded transition (Definition.expanded): the index of the row it comes from.
+    row: int | None = None
 
     @property
     def role_codes(self) -> frozenset[int] | None:
@@ -66,3 +72,66 @@ class Definition:
 
     def outgoing(self, value: str) -> tuple[TransitionDef, ...]:
         return tuple(t for t in self.transitions if t.source == value)
+
+    def listed_sources(self, t: TransitionDef) -> tuple[str, ...] | None:
+        """The names a comma-list row gives, stripped, as written; None for any other row. A
+        source that is a state's own value is that one state, commas or not."""
+        if "," not in t.source or self.state(t.source) is not None:
+            return None
+        return tuple(name.strip() for name in t.source.split(","))
+
+    def is_any_source(self, t: TransitionDef) -> bool:
+        """Whether a row's source is "*" (and no state is called that)."""
+        return t.source.strip() == ANY_SOURCE and self.state(t.source) is None
+
+    def expanded_size(self) -> int:
+        """At most how many transitions expanded() gives, counted without building them."""
+        values = {s.value for s in self.states}
+        anywhere = sum(1 for s in self.states if not s.is_choice and not s.final)
+        return sum(
+            1
+            if t.source in values or not is_many(t.source)
+            else anywhere
+            if t.source.strip() == ANY_SOURCE
+            else t.source.count(",") + 1
+            for t in self.transitions
+        )
+
+    def expanded(self) -> "Definition":
+        """This definition with one transition per concrete source: a comma list becomes one
+        transition per state named, in its order; "*" one per normal, non-final state that has
+        no transition of its own (from a row or a list) for that event. Every transition keeps
+        its row's id and says its row's index in `row`. A definition without many-source rows
+        is returned as it is."""
+        values = {s.value for s in self.states}
+        many = [t.source not in values and is_many(t.source) for t in self.transitions]
+        if not any(many):
+            return self
+        names = [
+            _listed(t.source) if is_many_row else (t.source,)
+            for t, is_many_row in zip(self.transitions, many, strict=True)
+        ]
+        own = {
+            (name, t.event)
+            for t, row in zip(self.transitions, names, strict=True)
+            for name in row
+            if name != ANY_SOURCE
+        }
+        anywhere = [s.value for s in self.states if not s.is_choice and not s.final]
+        transitions = []
+        for index, (t, row) in enumerate(zip(self.transitions, names, strict=True)):
+            if row == (ANY_SOURCE,) and many[index]:
+                row = tuple(value for value in anywhere if (value, t.event) not in own)
+            transitions += [replace(t, source=name, row=index) for name in row]
+        return Definition(states=self.states, transitions=tuple(transitions))
+
+
+def _listed(source: str) -> tuple[str, ...]:
+    if source.strip() == ANY_SOURCE:
+        return (ANY_SOURCE,)
+    return tuple(name.strip() for name in source.split(","))
+
+
+def is_many(source: str) -> bool:
+    """Whether a source as given names many states: "*" or a comma list."""
+    return "," in source or source.strip() == ANY_SOURCE

@@ -13,12 +13,20 @@ from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from config.exceptions import ValidationError, flatten_errors
-from machines.definition import NORMAL, Definition, StateDef, TransitionDef
+from machines.definition import (
+    NORMAL,
+    SOURCE_MAX_LENGTH,
+    Definition,
+    StateDef,
+    TransitionDef,
+)
 from machines.models import Machine, State
 from rules.limits import MAX_INT_BITS
 
 MAX_STATES = 500
 MAX_TRANSITIONS = 2000
+# Transitions once comma lists and "*" are expanded: what the compiled machine holds.
+MAX_EXPANDED_TRANSITIONS = 10_000
 # Characters of guard, show and case conditions in one machine, all together. Each compiled
 # character holds about 200 bytes of syntax tree in every process that runs the machine, and
 # takes time to compile: 100,000 is about 20 MB, and fifty times what real machines use.
@@ -102,6 +110,7 @@ class StateIn(_StrictSerializer):
     stateType = serializers.ChoiceField(State.Type.choices, required=False, default=NORMAL)
     initial = serializers.BooleanField(required=False, default=False)
     final = serializers.BooleanField(required=False, default=False)
+    enterAction = _text(2000)
 
 
 class TransitionIn(_StrictSerializer):
@@ -116,10 +125,24 @@ class TransitionIn(_StrictSerializer):
     caseCondition = _text(2000)
     caseOrder = _int()
     caseDefault = serializers.ChoiceField(YES_NO, required=False, allow_null=True, default=NO)
-    sourceState = serializers.CharField(max_length=100, trim_whitespace=False)
+    sourceState = serializers.CharField(
+        max_length=SOURCE_MAX_LENGTH,
+        trim_whitespace=False,
+        help_text='A state, a comma list of states ("APPLY,DAD_PASS"), or "*" for every '
+        "normal, non-final state without a transition of its own for this event.",
+    )
     targetState = serializers.CharField(max_length=100, trim_whitespace=False)
     transitionAction = _text(2000)
     timerSeconds = _int(min_value=1)
+    errorTarget = serializers.CharField(
+        max_length=100,
+        trim_whitespace=False,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="A normal state an async event moves to when the action still fails after "
+        "its last attempt.",
+    )
 
 
 # Saved scenarios (smScenarios): tests of a version, exported and imported with it.
@@ -232,6 +255,21 @@ class MachineIn(_StrictSerializer):
             )
         return transitions
 
+    def validate(self, attrs: dict) -> dict:
+        definition = Definition(
+            states=tuple(_state_def(s) for s in attrs["smStates"]),
+            transitions=tuple(_transition_def(t) for t in attrs["smTransitions"]),
+        )
+        size = definition.expanded_size()
+        if size > MAX_EXPANDED_TRANSITIONS:
+            raise serializers.ValidationError(
+                {
+                    "smTransitions": f"The transitions name {size:,} (source, event) pairs once "
+                    f'comma lists and "*" are expanded; at most {MAX_EXPANDED_TRANSITIONS:,}.'
+                }
+            )
+        return attrs
+
 
 # What exports answer: the same fields, every one present (extensions only when set).
 
@@ -256,6 +294,7 @@ class StateOut(serializers.Serializer):
     smId = serializers.IntegerField()
     initial = serializers.BooleanField(required=False, help_text="Only when true.")
     final = serializers.BooleanField(required=False, help_text="Only when true.")
+    enterAction = serializers.CharField(required=False, help_text="Only when set.")
 
 
 def _nullable_text():
@@ -279,6 +318,7 @@ class TransitionOut(serializers.Serializer):
     targetState = serializers.CharField()
     transitionAction = _nullable_text()
     timerSeconds = serializers.IntegerField(required=False, help_text="Only when set.")
+    errorTarget = serializers.CharField(required=False, help_text="Only when set.")
 
 
 @extend_schema_serializer(component_name="ScenarioExpectationOut")
@@ -338,18 +378,20 @@ def parse_seed(data) -> tuple[dict, Definition]:
         message = "; ".join(f"{p['path']}: {p['message']}" for p in problems[:5])
         raise ValidationError(message, {"problems": problems})
     value = serializer.validated_data
-    states = tuple(
-        StateDef(
-            value=s["stateValue"],
-            desc=s["stateDesc"],
-            type=s["stateType"],
-            initial=s["initial"],
-            final=s["final"],
-        )
-        for s in value["smStates"]
-    )
+    states = tuple(_state_def(s) for s in value["smStates"])
     transitions = tuple(_transition_def(t) for t in value["smTransitions"])
     return dict(value["smInfo"]), Definition(states=states, transitions=transitions)
+
+
+def _state_def(s: dict) -> StateDef:
+    return StateDef(
+        value=s["stateValue"],
+        desc=s["stateDesc"],
+        type=s["stateType"],
+        initial=s["initial"],
+        final=s["final"],
+        enter_action=s["enterAction"],
+    )
 
 
 def _transition_def(t: dict) -> TransitionDef:
@@ -367,6 +409,7 @@ def _transition_def(t: dict) -> TransitionDef:
         case_default=t["caseDefault"] == YES,
         action=t["transitionAction"],
         timer_seconds=t["timerSeconds"],
+        error_target=t["errorTarget"],
     )
 
 
@@ -405,6 +448,8 @@ def _state_seed(s: StateDef, sm_id) -> dict:
         seed["initial"] = True
     if s.final:
         seed["final"] = True
+    if s.enter_action is not None:
+        seed["enterAction"] = s.enter_action
     return seed
 
 
@@ -427,6 +472,8 @@ def _transition_seed(t: TransitionDef, sm_id) -> dict:
     }
     if t.timer_seconds is not None:
         seed["timerSeconds"] = t.timer_seconds
+    if t.error_target is not None:
+        seed["errorTarget"] = t.error_target
     return seed
 
 

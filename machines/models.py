@@ -8,7 +8,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from machines.definition import CHOICE, NORMAL
+from machines.definition import CHOICE, NORMAL, SOURCE_MAX_LENGTH
 
 
 class Flow(models.Model):
@@ -102,6 +102,10 @@ class State(models.Model):
     type = models.PositiveSmallIntegerField(_("type"), choices=TYPE_LABELS, default=Type.NORMAL)
     initial = models.BooleanField(_("initial"), default=False)
     final = models.BooleanField(_("final"), default=False)
+    # Called (through the outbox, after commit) each time an instance comes to rest here.
+    enter_action = models.CharField(  # noqa: DJ001
+        _("entry action URL"), max_length=2000, null=True, blank=True
+    )
 
     class Meta:
         ordering = ["machine", "position"]
@@ -123,7 +127,8 @@ class Transition(models.Model):
     )
     position = models.PositiveIntegerField(_("position"))
     desc = models.CharField(_("description"), max_length=500, null=True, blank=True)  # noqa: DJ001
-    source = models.CharField(_("source"), max_length=100)
+    # One state, a comma list of states or "*", as the designer gave it (Definition.expanded).
+    source = models.CharField(_("source"), max_length=SOURCE_MAX_LENGTH)
     target = models.CharField(_("target"), max_length=100)
     event = models.CharField(_("event"), max_length=100, null=True, blank=True)  # noqa: DJ001
     event_desc = models.CharField(  # noqa: DJ001
@@ -137,6 +142,10 @@ class Transition(models.Model):
     case_default = models.BooleanField(_("default branch"), default=False)
     action = models.CharField(_("action URL"), max_length=2000, null=True, blank=True)  # noqa: DJ001
     timer_seconds = models.PositiveIntegerField(_("timer (s)"), null=True, blank=True)
+    # Where an async event goes when this transition's action still fails after its last try.
+    error_target = models.CharField(  # noqa: DJ001
+        _("error target"), max_length=100, null=True, blank=True
+    )
 
     class Meta:
         ordering = ["machine", "position"]

@@ -43,7 +43,15 @@ def machine_get(*, sm_id, user=None) -> Machine:
 def machine_definition(*, machine: Machine) -> Definition:
     """The stored definition of a machine, with its state and transition ids."""
     states = tuple(
-        StateDef(value=s.value, desc=s.desc, type=s.type, initial=s.initial, final=s.final, id=s.pk)
+        StateDef(
+            value=s.value,
+            desc=s.desc,
+            type=s.type,
+            initial=s.initial,
+            final=s.final,
+            enter_action=s.enter_action,
+            id=s.pk,
+        )
         for s in machine.states.all()
     )
     transitions = tuple(
@@ -61,6 +69,7 @@ def machine_definition(*, machine: Machine) -> Definition:
             case_default=t.case_default,
             action=t.action,
             timer_seconds=t.timer_seconds,
+            error_target=t.error_target,
             id=t.pk,
         )
         for t in machine.transitions.all()

@@ -184,6 +184,7 @@ def _store_definition(machine: Machine, definition: Definition) -> None:
             type=s.type,
             initial=s.initial,
             final=s.final,
+            enter_action=s.enter_action,
         )
         for position, s in enumerate(definition.states)
     )
@@ -204,6 +205,7 @@ def _store_definition(machine: Machine, definition: Definition) -> None:
             case_default=t.case_default,
             action=t.action,
             timer_seconds=t.timer_seconds,
+            error_target=t.error_target,
         )
         for position, t in enumerate(definition.transitions)
     )
