@@ -10,6 +10,8 @@ NORMAL = 1
 CHOICE = 2
 ANY_SOURCE = "*"  # a transition's source: every normal, non-final state without its own
 SOURCE_MAX_LENGTH = 2000  # a source as given: one state or a comma list of them
+# Transitions once comma lists and "*" are expanded: what a compiled machine may hold.
+MAX_EXPANDED_TRANSITIONS = 10_000
 
 
 @dataclass(frozen=True)

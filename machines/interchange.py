@@ -14,6 +14,7 @@ from rest_framework import serializers
 
 from config.exceptions import ValidationError, flatten_errors
 from machines.definition import (
+    MAX_EXPANDED_TRANSITIONS,
     NORMAL,
     SOURCE_MAX_LENGTH,
     Definition,
@@ -25,8 +26,6 @@ from rules.limits import MAX_INT_BITS
 
 MAX_STATES = 500
 MAX_TRANSITIONS = 2000
-# Transitions once comma lists and "*" are expanded: what the compiled machine holds.
-MAX_EXPANDED_TRANSITIONS = 10_000
 # Characters of guard, show and case conditions in one machine, all together. Each compiled
 # character holds about 200 bytes of syntax tree in every process that runs the machine, and
 # takes time to compile: 100,000 is about 20 MB, and fifty times what real machines use.

@@ -18,8 +18,9 @@ from machines.selectors import machine_definition
 from machines.validation import Report, validate
 
 Status = Machine.Status
-# Rules the database itself enforces: a draft breaking them cannot be stored at all.
-STORAGE_RULES = {"STATE_DUPLICATE", "STATE_VALUE_EMPTY"}
+# Rules the database enforces, and the bound on expanded transitions (what a compiled
+# machine may hold): a draft breaking them cannot be stored at all.
+STORAGE_RULES = {"STATE_DUPLICATE", "STATE_VALUE_EMPTY", "TRANSITIONS_TOO_MANY"}
 
 
 @transaction.atomic

@@ -52,6 +52,8 @@ def check_reachability(definition: Definition) -> list[Problem]:
     edges: dict[str, set[str]] = defaultdict(set)
     for t in definition.transitions:
         edges[t.source].add(t.target)
+        if t.error_target and t.action:  # where a failing async action leads
+            edges[t.source].add(t.error_target)
     reached = _reachable(roots, edges) | set(roots)
     return [
         on_state("STATE_UNREACHABLE", value, f"State '{value}' cannot be reached from the start.")

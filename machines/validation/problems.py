@@ -74,6 +74,11 @@ def on_transition(
     return Problem(code, f"{describe(index, t)} {message}", where, level)
 
 
+def numbered(definition: Definition) -> list[tuple[int, TransitionDef]]:
+    """Each transition with the index of its row: an expanded copy's row, else its own."""
+    return [(i if t.row is None else t.row, t) for i, t in enumerate(definition.transitions)]
+
+
 def states_by_value(definition: Definition) -> dict[str, StateDef]:
     """The first state listed for each value (duplicates are reported elsewhere)."""
     states: dict[str, StateDef] = {}

@@ -12,6 +12,7 @@ from machines.validation.problems import (
     Problem,
     blank,
     is_choice_source,
+    numbered,
     on_state,
     on_transition,
     states_by_value,
@@ -72,7 +73,8 @@ def check_endpoints(definition: Definition) -> list[Problem]:
     states = states_by_value(definition)
     problems = []
     for i, t in enumerate(definition.transitions):
-        if t.source not in states:
+        many = definition.listed_sources(t) is not None or definition.is_any_source(t)
+        if t.source not in states and not many:  # a list's names: check_source_lists
             message = f"starts from unknown state '{t.source}'."
             problems.append(on_transition("SOURCE_UNKNOWN", i, t, "sourceState", message))
         if t.target not in states:
@@ -82,10 +84,11 @@ def check_endpoints(definition: Definition) -> list[Problem]:
 
 
 def check_events(definition: Definition) -> list[Problem]:
+    """Run on the expanded transitions: a list and a row giving one (source, event) clash."""
     states = states_by_value(definition)
     problems = []
     first_seen: dict[tuple[str, str], int] = {}
-    for i, t in enumerate(definition.transitions):
+    for i, t in numbered(definition):
         if is_choice_source(states, t):
             if not blank(t.event):
                 message = "leaves a choice state with an event; choice branches take none."
@@ -97,7 +100,9 @@ def check_events(definition: Definition) -> list[Problem]:
         elif (t.source, t.event) in first_seen:
             first = first_seen[(t.source, t.event)]
             message = (
-                f"repeats event '{t.event}' from '{t.source}' (see transition #{first}); "
+                f"names '{t.source}' twice in its source list."
+                if first == i
+                else f"repeats event '{t.event}' from '{t.source}' (see transition #{first}); "
                 "to go to two places, branch with a choice state."
             )
             problems.append(
@@ -110,7 +115,7 @@ def check_events(definition: Definition) -> list[Problem]:
 
 def check_choice_branches(definition: Definition) -> list[Problem]:
     branches_of: dict[str, list[tuple[int, TransitionDef]]] = defaultdict(list)
-    for index, t in enumerate(definition.transitions):
+    for index, t in numbered(definition):
         branches_of[t.source].append((index, t))
     problems = []
     for state in states_by_value(definition).values():
@@ -160,12 +165,14 @@ def _branch_problems(i: int, t: TransitionDef) -> list[Problem]:
 
 
 def check_ignored_fields(definition: Definition) -> list[Problem]:
+    """Run on the rows as written: a list or "*" leaves normal states."""
     states = states_by_value(definition)
     problems = []
     for i, t in enumerate(definition.transitions):
-        if t.source not in states:
+        many = definition.listed_sources(t) is not None or definition.is_any_source(t)
+        if t.source not in states and not many:
             continue
-        if states[t.source].is_choice:
+        if not many and states[t.source].is_choice:
             ignored = {"guardCondition": t.guard_condition, "showCondition": t.show_condition}
             ignored["eventRole"] = t.roles
             why = "a choice branch is chosen by its case condition only"

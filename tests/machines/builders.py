@@ -43,6 +43,7 @@ def from_seed(data: dict) -> Definition:
             type=s.get("stateType") or NORMAL,
             initial=bool(s.get("initial")),
             final=bool(s.get("final")),
+            enter_action=s.get("enterAction"),
             id=s.get("stateId"),
         )
         for s in data.get("smStates") or ()
@@ -62,6 +63,7 @@ def from_seed(data: dict) -> Definition:
             case_default=t.get("caseDefault") == 1,
             action=t.get("transitionAction"),
             timer_seconds=t.get("timerSeconds"),
+            error_target=t.get("errorTarget"),
             id=t.get("transitionId"),
         )
         for t in data.get("smTransitions") or ()

@@ -168,7 +168,6 @@
   // the live check (designer/admin/live.py) each time the designer stops typing; its answer
   // puts each problem next to its row and redraws the diagram, whose states and transitions
   // lead back to their rows when clicked.
-  const STATE_FIELDS = ["value", "desc", "type", "initial", "final"];
   const TEXT_FIELDS = {
     source: "sourceState",
     target: "targetState",
@@ -182,6 +181,7 @@
     case_order: "caseOrder",
     action: "transitionAction",
     timer_seconds: "timerSeconds",
+    error_target: "errorTarget",
   };
   const YES = 1;
   const NO = 2;
@@ -231,6 +231,7 @@
         stateType: type ? type.value : "1",
         initial: checked(row, "initial"),
         final: checked(row, "final"),
+        enterAction: value(row, "enter_action"),
       };
     }
 
@@ -250,7 +251,12 @@
       const states = rowsOf("states").filter((row) => {
         const seed = stateSeed(row);
         const untouched =
-          !seed.stateValue && !seed.stateDesc && seed.stateType === "1" && !seed.initial && !seed.final;
+          !seed.stateValue &&
+          !seed.stateDesc &&
+          !seed.enterAction &&
+          seed.stateType === "1" &&
+          !seed.initial &&
+          !seed.final;
         return kept(row, untouched);
       });
       const transitions = rowsOf("transitions").filter((row) => {
