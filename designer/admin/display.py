@@ -17,6 +17,7 @@ STATE_FIELD_NAMES = {
     "type": "stateType",
     "initial": "initial",
     "final": "final",
+    "enter_action": "enterAction",
 }
 TRANSITION_FIELD_NAMES = {
     "desc": "transitionDesc",
@@ -32,6 +33,7 @@ TRANSITION_FIELD_NAMES = {
     "case_default": "caseDefault",
     "action": "transitionAction",
     "timer_seconds": "timerSeconds",
+    "error_target": "errorTarget",
 }
 EXPRESSION_FIELDS = ("guard_condition", "case_condition", "show_condition")
 
@@ -67,8 +69,24 @@ def problems_by_place(report: Report | None) -> tuple[dict, dict, list]:
     return by_state, by_transition, general
 
 
+def drawn(definition: Definition) -> Definition:
+    """What the pages draw and tabulate: comma-list and "*" sources as one arrow per state."""
+    return definition.expanded()
+
+
+def counts_drawn(definition: Definition, counts: dict[int, int]) -> tuple[Definition, dict]:
+    """The drawn definition, and `counts` (by row index) moved to its transitions: each copy of
+    a many-source row shows its row's count."""
+    expanded = drawn(definition)
+    return expanded, {
+        index: counts.get(index if t.row is None else t.row, 0)
+        for index, t in enumerate(expanded.transitions)
+    }
+
+
 def highlighted_mermaid(definition: Definition, *, visited=(), current: str | None = None) -> str:
     """The Mermaid diagram with the visited states and the current one styled."""
+    definition = drawn(definition)
     text = render_mermaid(definition)
     ids = mermaid_ids(definition)
     visited = [ids[v] for v in dict.fromkeys(visited) if v in ids and v != current]
@@ -82,6 +100,7 @@ def highlighted_mermaid(definition: Definition, *, visited=(), current: str | No
 
 def table_rows(definition: Definition) -> dict:
     """The state × event table as rows of cells ``{target, timer}``; None where nothing leads."""
+    definition = drawn(definition)
     table = state_table(definition)
     kinds = {
         s.value: ("choice" if s.is_choice else "final" if s.final else "normal")

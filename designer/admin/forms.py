@@ -62,13 +62,14 @@ class MachineForm(forms.ModelForm):
 class StateForm(forms.ModelForm):
     class Meta:
         model = State
-        fields = ("value", "desc", "type", "initial", "final")
+        fields = ("value", "desc", "type", "initial", "final", "enter_action")
         labels = {
             "value": _("Value"),
             "desc": _("Description"),
             "type": _("Type"),
             "initial": _("Initial"),
             "final": _("Final"),
+            "enter_action": _("Entry action URL"),
         }
         help_texts = {
             "value": _("stateValue: the state's name, unique in the machine."),
@@ -76,10 +77,15 @@ class StateForm(forms.ModelForm):
             "type": _("stateType: normal states wait for events; choice states route at once."),
             "initial": _("initial: where instances start (default: the first normal state)."),
             "final": _("final: an end state; it needs no way out."),
+            "enter_action": _(
+                "enterAction: URL called back (POST) after each event that leaves an instance "
+                "in this state."
+            ),
         }
         widgets = {
             "value": forms.TextInput(attrs={"size": 12}),
             "desc": forms.TextInput(attrs={"size": 24}),
+            "enter_action": forms.TextInput(attrs={"size": 18}),
         }
 
 
@@ -122,6 +128,7 @@ class TransitionForm(forms.ModelForm):
             "case_default",
             "action",
             "timer_seconds",
+            "error_target",
         )
         labels = {
             "source": _("Source"),
@@ -134,9 +141,14 @@ class TransitionForm(forms.ModelForm):
             "case_default": _("Default branch"),
             "action": _("Action URL"),
             "timer_seconds": _("Timer (s)"),
+            "error_target": _("Error target"),
         }
         help_texts = {
-            "source": _("sourceState: the state this transition leaves."),
+            "source": _(
+                "sourceState: the state this transition leaves; a comma list (A,B) for several, "
+                "or * for every normal, non-final state without a transition of its own for "
+                "this event."
+            ),
             "event": _("eventValue: the event that fires it (none from a choice state)."),
             "target": _("targetState: the state it enters."),
             "event_desc": _("eventDesc: a human name for the event."),
@@ -146,10 +158,15 @@ class TransitionForm(forms.ModelForm):
             "case_default": _("caseDefault: the branch taken when no case is true."),
             "action": _("transitionAction: URL called back (POST) when it is taken."),
             "timer_seconds": _("timerSeconds: fire the event after this many seconds."),
+            "error_target": _(
+                "errorTarget: the normal state an async event moves to when the action still "
+                "fails after its last attempt."
+            ),
         }
         widgets = {
             "source": _state_value_widget(),
             "target": _state_value_widget(),
+            "error_target": _state_value_widget(),
             "event": forms.TextInput(attrs={"size": 8}),
             "event_desc": forms.TextInput(attrs={"size": 12}),
             "desc": forms.TextInput(attrs={"size": 12}),

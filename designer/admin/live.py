@@ -76,16 +76,18 @@ def definition_check(document: dict) -> dict:
     for problem in report.errors + report.warnings:
         problems.append(_placed(problem, definition, kept))
     errors = sum(1 for p in problems if p["level"] == "error")
-    diagram = render_mermaid(definition)
+    # A comma list or "*" is drawn as one arrow per state; each arrow leads to its row.
+    drawn = definition.expanded()
+    rows = [index if t.row is None else t.row for index, t in enumerate(drawn.transitions)]
     return {
         "valid": errors == 0,
         "summary": problem_summary(errors, len(problems) - errors),
         "problems": problems,
-        "diagram": diagram,
-        "nodes": _node_rows(definition, kept[STATES]),
+        "diagram": render_mermaid(drawn),
+        "nodes": _node_rows(drawn, kept[STATES]),
         "edges": {
-            f"edge{number}": kept[TRANSITIONS][index]
-            for index, number in enumerate(mermaid_edge_numbers(definition))
+            f"edge{number}": kept[TRANSITIONS][rows[index]]
+            for index, number in enumerate(mermaid_edge_numbers(drawn))
         },
     }
 

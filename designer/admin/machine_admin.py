@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from config.exceptions import PlatformError
 from designer.admin import live, pages
-from designer.admin.display import STATUS_LABELS, machine_report, problems_by_place
+from designer.admin.display import STATUS_LABELS, drawn, machine_report, problems_by_place
 from designer.admin.forms import MachineForm, StateForm, TransitionForm
 from designer.admin.replay import replay_urls
 from designer.admin.scoping import FLOW_FILTER, FlowScopedAdmin
@@ -100,7 +100,7 @@ class _DefinitionInline(admin.TabularInline):
 class StateInline(_DefinitionInline):
     model = State
     form = StateForm
-    fields = ("value", "desc", "type", "initial", "final", "problems")
+    fields = (*StateForm.Meta.fields, "problems")
 
     def _problems_of(self, obj):
         return self._places[0].get(obj.value, [])
@@ -291,7 +291,7 @@ def _editor_context(admin, request, obj) -> dict:
         url = reverse("admin:machines_machine_live", args=[obj.pk])
     else:
         definition = selectors.machine_definition(machine=obj) if obj is not None else None
-        return {"diagram": render_mermaid(definition) if definition else ""}
+        return {"diagram": render_mermaid(drawn(definition)) if definition else ""}
     return {
         "live_url": url,
         "live_text": {
@@ -335,6 +335,7 @@ def _state_seed(row: dict) -> dict:
         "stateType": row.get("type") or State.Type.NORMAL,
         "initial": bool(row.get("initial")),
         "final": bool(row.get("final")),
+        "enterAction": row.get("enter_action"),
     }
 
 
@@ -353,4 +354,5 @@ def _transition_seed(row: dict) -> dict:
         "caseDefault": YES if row.get("case_default") else NO,
         "transitionAction": row.get("action"),
         "timerSeconds": row.get("timer_seconds"),
+        "errorTarget": row.get("error_target"),
     }

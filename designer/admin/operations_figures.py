@@ -6,6 +6,7 @@ hourly roll-up, for a window that starts on the hour; backlogs and stuck work fr
 partial indexes that /metrics reads.
 """
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -13,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from designer.admin.display import STATUS_LABELS
+from designer.admin.display import STATUS_LABELS, drawn
 from machines import selectors as machine_selectors
 from machines.diagrams import render_mermaid
 from machines.models import Machine
@@ -89,22 +90,23 @@ def _other_versions(flow, online, per_version: dict) -> list[dict]:
 
 def _diagram(machine, states: dict[str, int], since) -> dict:
     """The online version's diagram with instances on its states and counts on its edges."""
-    definition = machine_selectors.machine_definition(machine=machine)
+    # A row with a comma list or "*" is drawn (and counted) once per state it leaves.
+    definition = drawn(machine_selectors.machine_definition(machine=machine))
     transitions = definition.transitions
     taken = (
         selectors.transition_counts(transition_ids={t.id for t in transitions}, since=since)
         if since
         else {}
     )
-    ids = [t.id for t in transitions]
+    copies = Counter(t.id for t in transitions)
     edges = []
     for index, t in enumerate(transitions):
-        # A transition drawn once counts every hop it made; one drawn from several states
-        # counts the hops from each.
+        # A transition drawn once counts every hop it made; the copies of a many-source row
+        # (one id) count the hops from their own state each.
         n = sum(
             count
             for (tid, source), count in taken.items()
-            if tid == t.id and (ids.count(t.id) == 1 or source == t.source)
+            if tid == t.id and (copies[t.id] == 1 or source == t.source)
         )
         edges.append({"index": index, "transition": t, "count": n})
     resting = [

@@ -20,6 +20,8 @@ from django.utils.translation import gettext
 from config.exceptions import PlatformError, ValidationError
 from designer.admin.display import (
     STATUS_LABELS,
+    counts_drawn,
+    drawn,
     expression_checks,
     highlighted_mermaid,
     machine_report,
@@ -77,15 +79,17 @@ def overview(admin, request, object_id):
             run = scenarios_run(machine=machine)
         except PlatformError as exc:
             run_error = exc.message
+    if run:  # coverage counts rows; the diagram has an arrow per source of each row
+        diagram = mermaid_marked(*counts_drawn(definition, coverage_taken(run)))
+    else:
+        diagram = render_mermaid(drawn(definition))
     return _render(
         admin,
         request,
         "admin/machines/machine/overview.html",
         machine,
         gettext("%s: diagram and table") % machine,
-        diagram=mermaid_marked(definition, coverage_taken(run))
-        if run
-        else render_mermaid(definition),
+        diagram=diagram,
         table=table_rows(definition),
         expressions=expression_checks(definition),
         problems=report.errors + report.warnings,
@@ -119,7 +123,9 @@ def simulator(admin, request, object_id):
     definition = selectors.machine_definition(machine=machine)
     initial = definition.initial_state()
     events = dict.fromkeys(
-        t.event for t in definition.transitions if t.event and not _from_choice(definition, t)
+        t.event
+        for t in drawn(definition).transitions  # a list's or "*"'s event, once per source
+        if t.event and not _from_choice(definition, t)
     )
     return _render(
         admin,

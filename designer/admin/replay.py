@@ -15,7 +15,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from config.exceptions import PlatformError
-from designer.admin.display import STATUS_LABELS
+from designer.admin.display import STATUS_LABELS, counts_drawn
 from designer.admin.pages import _machine, _render
 from machines import selectors
 from machines.diagrams import mermaid_marked
@@ -108,7 +108,7 @@ def _run(machine: Machine, data: dict) -> dict:
     taken = {i: counts.get(t.id, 0) for i, t in enumerate(definition.transitions)}
     return {
         "result": result,
-        "diagram": mermaid_marked(definition, taken),
+        "diagram": mermaid_marked(*counts_drawn(definition, taken)),
         "differences": [_difference(d) for d in result["differences"][:LISTED]],
         "unlisted": max(0, len(result["differences"]) - LISTED),
         "source": Machine.objects.get(pk=result["fromSmId"]),

@@ -52,7 +52,7 @@ def small_seed(flow_code: str = "orders") -> dict:
     }
 
 
-STATE_FIELDS = ("value", "desc", "type", "initial", "final")
+STATE_FIELDS = ("value", "desc", "type", "initial", "final", "enter_action")
 TRANSITION_FIELDS = (
     "source",
     "event",
@@ -67,6 +67,7 @@ TRANSITION_FIELDS = (
     "case_default",
     "action",
     "timer_seconds",
+    "error_target",
 )
 
 
