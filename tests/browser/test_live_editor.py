@@ -163,3 +163,77 @@ def test_a_saved_problem_is_shown_once_on_its_row_after_the_first_check(page, ad
     expect(cancelled.locator("[name=states-3-value]")).to_have_value("CANCELLED")
     expect(cancelled.locator("[data-code=STATE_UNREACHABLE]")).to_have_count(1)
     expect(page.locator("#sc-problems [data-code=STATE_UNREACHABLE]")).to_have_count(1)
+
+
+def test_a_designer_types_a_list_source_an_entry_action_and_an_error_target_and_saves_them(
+    page, admin_user, outside_requests
+):
+    machine = services.machine_create(data=small_seed(), create_flow=True)  # CANCELLED: unreached
+    open_editor(page, admin_user, machine)
+    sent = []
+    page.on(
+        "request",
+        lambda request: (
+            sent.append(request.post_data_json)
+            if request.url.endswith(f"/{machine.pk}/live/")
+            else None
+        ),
+    )
+
+    # A new transition that leaves two states, to CANCELLED: two arrows, one row.
+    page.click("#transitions-group .add-row a")
+    row_id = page.locator("#transitions-group tr.form-row").nth(-2).get_attribute("id")
+    page.fill(f"[name={row_id}-source]", "NEW, PAYED")
+    page.fill(f"[name={row_id}-event]", "cancel")
+    page.fill(f"[name={row_id}-target]", "CANCELLED")
+    unknown = page.locator(f"#{row_id} td.field-problems [data-code=SOURCE_UNKNOWN]")
+    expect(unknown).to_be_visible()
+    expect(unknown).to_contain_text("PAYED")
+    page.fill(f"[name={row_id}-source]", "NEW, PAID")
+    expect(page.locator("[data-code=SOURCE_UNKNOWN]")).to_have_count(0)
+    expect(page.locator("#states-3 [data-code=STATE_UNREACHABLE]")).to_have_count(0)
+    settled(page)
+    expect(page.locator(f"#sc-diagram path.sc-edge-hit[data-sc-row={row_id}]")).to_have_count(2)
+    expect(page.locator("#sc-diagram svg")).not_to_contain_text("NEW, PAID")
+
+    # An entry action on SHIPPED, an action and its error target on pay.
+    page.fill("[name=states-2-enter_action]", "http://localhost:9/hooks/shipped")
+    page.fill("[name=transitions-0-action]", "http://localhost:9/hooks/pay")
+    page.fill("[name=transitions-0-error_target]", "CANCELLED")
+    settled(page)
+    expect(page.locator("#sc-problems.sc-ok")).to_be_visible()
+    body = sent[-1]
+    assert body["smStates"][2]["enterAction"] == "http://localhost:9/hooks/shipped"
+    assert body["smStates"][0]["enterAction"] is None
+    assert body["smTransitions"][0]["errorTarget"] == "CANCELLED"
+    assert body["smTransitions"][2]["sourceState"] == "NEW, PAID"
+    # A host off the allow-list is the live check's problem, on the state's row.
+    page.fill("[name=states-2-enter_action]", "http://elsewhere.example/shipped")
+    expect(page.locator("#states-2 [data-code=ACTION_HOST_NOT_ALLOWED]")).to_contain_text(
+        "enterAction"
+    )
+    page.fill("[name=states-2-enter_action]", "http://localhost:9/hooks/shipped")
+    expect(page.locator("[data-code=ACTION_HOST_NOT_ALLOWED]")).to_have_count(0)
+    assert_within_window(page, "#transitions-0 td:not(.original)")
+    assert_within_window(page, "#states-2 td:not(.original)")
+
+    page.click("input[name=_continue]")
+    expect(page.locator(".messagelist .success")).to_be_visible()
+    definition = machine_definition(machine=machine.__class__.objects.get(pk=machine.pk))
+    assert [s.enter_action for s in definition.states] == [
+        None,
+        None,
+        "http://localhost:9/hooks/shipped",
+        None,
+    ]
+    assert [(t.source, t.error_target) for t in definition.transitions] == [
+        ("NEW", "CANCELLED"),
+        ("PAID", None),
+        ("NEW, PAID", None),
+    ]
+    # The saved page shows them again, in the editable fields.
+    expect(page.locator("[name=states-2-enter_action]")).to_have_value(
+        "http://localhost:9/hooks/shipped"
+    )
+    expect(page.locator("[name=transitions-2-source]")).to_have_value("NEW, PAID")
+    assert outside_requests == []
