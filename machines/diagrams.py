@@ -15,10 +15,28 @@ Edge labels: a transition from a normal state shows its event, then ``[guard]`` 
 ``(after Ns)`` for a timer when it has them; a choice branch shows ``[case condition]``, or
 ``else`` for the default branch.
 
+Many sources: everything here draws ``definition.expanded()``, so a row whose source is a
+comma list draws one edge per state it names and a ``"*"`` row one per state it reaches; a
+source as given ("A,B", "*") is never a node. An index of a transition (``edge_notes``,
+``mermaid_marked``'s ``taken``) is its position in ``definition.expanded().transitions``,
+which is ``definition.transitions`` itself when no row names many sources; an expanded
+transition's ``row`` leads back to its row.
+
+The extensions: a state's ``enter_action`` is shown on it as ``entry / <host and path>``
+(no scheme, user, query or fragment, at most 40 characters), as a second line of the state
+in Mermaid (a state description), DOT (a label line) and PlantUML (a description line), in
+the note of a choice state. A transition's ``error_target`` draws one more edge, after all
+transitions, from its source to the error target, labelled ``<EVENT> failed``: dashed in DOT
+(``style=dashed``), PlantUML (``-[dashed]->``) and ``mermaid_marked`` (``-.->``); Mermaid's
+state diagrams have no dashed arrows, so there it is a plain arrow labelled
+``⚠ <EVENT> failed``. A definition without them draws exactly as before.
+
 The table (``state_table``) lists every state in listed order and every event of a normal
 state in first-seen order; a cell is filled only by a transition with an event from a normal
 state, and the first transition listed wins if (state, event) repeats (the validator reports
-that). Choice states keep an empty row: they are passed through, never rested in.
+that). Choice states keep an empty row: they are passed through, never rested in. A cell
+stays the plain target; a cell whose transition has an error target is also listed in
+``errorTargets``, so the target stays a state value for whoever reads the table.
 """
 
 import re
@@ -27,6 +45,8 @@ from collections.abc import Callable, Mapping
 from machines.definition import Definition, StateDef, TransitionDef
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+ENTRY_CHARS = 40  # of an enter action's host and path on a diagram
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _KEYWORDS = frozenset(
     "state note end as of left right top bottom over class classdef style scale direction "
     "hide show skinparam title legend header footer caption click acctitle accdescr "
@@ -42,28 +62,35 @@ def render_mermaid(
 ) -> str:
     """A Mermaid ``stateDiagram-v2``; choice states are ``<<choice>>`` with a note naming them.
 
-    `state_notes` (by state value) and `edge_notes` (by index in the transitions) add a text
-    after a state's title or an edge's label, such as the operations page's counts.
+    `state_notes` (by state value) and `edge_notes` (by index in the expanded transitions)
+    add a text after a state's title or an edge's label, such as the operations page's counts.
     """
+    definition = definition.expanded()
     ids = _diagram_ids(definition)
     state_notes, edge_notes = state_notes or {}, edge_notes or {}
     lines = ["stateDiagram-v2"]
     for state in _all_states(definition):
-        node = ids[state.value]
+        node, entry = ids[state.value], _mermaid_text(_entry(state))
         title = _mermaid_text(_noted(_title(state), state_notes.get(state.value)))
         if state.is_choice:
             lines.append(f"    state {node} <<choice>>")
-            if title:
-                lines.append(f"    note right of {node} : {title}")
-        elif node != state.value or _has_desc(state) or state.value in state_notes:
-            lines.append(f'    state "{title}" as {node}')
+            if title or entry:
+                lines.append(f"    note right of {node} : {_noted(title, entry)}")
+        elif node != state.value or _has_desc(state) or state.value in state_notes or entry:
+            # A second description makes Mermaid draw the first as the state's title.
+            lines.append(f'    state "{title or " "}" as {node}')
         else:
             lines.append(f"    {node}")
+        if entry and not state.is_choice:
+            lines.append(f"    {node} : {entry}")
     for value in _initial_values(definition):
         lines.append(f"    [*] --> {ids[value]}")
     for index, t in enumerate(definition.transitions):
         label = _mermaid_text(_noted(_edge_label(definition, t), edge_notes.get(index)))
         lines.append(f"    {ids[t.source]} --> {ids[t.target]}" + (f" : {label}" if label else ""))
+    for t in _with_error_target(definition):
+        label = _mermaid_text(f"⚠ {_failed_label(t)}")
+        lines.append(f"    {ids[t.source]} --> {ids[t.error_target]} : {label}")
     for state in _unique_states(definition):
         if state.final:
             lines.append(f"    {ids[state.value]} --> [*]")
@@ -72,6 +99,7 @@ def render_mermaid(
 
 def render_dot(definition: Definition) -> str:
     """A Graphviz digraph; choice states are diamonds, final states double circles."""
+    definition = definition.expanded()
     start = "__start__"
     while start in _all_values(definition):
         start = f"_{start}_"
@@ -83,7 +111,7 @@ def render_dot(definition: Definition) -> str:
         f"    {_dot_quote(start)} [shape=point, width=0.15];",
     ]
     for state in _all_states(definition):
-        attributes = {"label": _title(state, separator="\n")}
+        attributes = {"label": "\n".join(filter(None, (_title(state, "\n"), _entry(state))))}
         if state.is_choice:
             attributes["shape"] = "diamond"
         elif state.final:
@@ -98,20 +126,28 @@ def render_dot(definition: Definition) -> str:
         lines.append(
             f"    {_dot_quote(t.source)} -> {_dot_quote(t.target)} [{_dot_attributes(attributes)}];"
         )
+    for t in _with_error_target(definition):
+        attributes = {"label": _failed_label(t), "style": "dashed"}
+        lines.append(
+            f"    {_dot_quote(t.source)} -> {_dot_quote(t.error_target)}"
+            f" [{_dot_attributes(attributes)}];"
+        )
     lines.append("}")
     return "\n".join(lines) + "\n"
 
 
 def render_plantuml(definition: Definition) -> str:
     """A PlantUML state diagram; choice states are ``<<choice>>`` with a note naming them."""
+    definition = definition.expanded()
     ids = _diagram_ids(definition)
     lines = ["@startuml", "hide empty description"]
     for state in _all_states(definition):
-        node = ids[state.value]
+        node, entry = ids[state.value], _plantuml_text(_entry(state))
         if state.is_choice:
             lines.append(f"state {node} <<choice>>")
-            if _display(state.value):
-                lines.append(f"note right of {node} : {_plantuml_text(_title(state))}")
+            note = _noted(_plantuml_text(_title(state)), entry)
+            if _display(state.value) or entry:
+                lines.append(f"note right of {node} : {note}")
             continue
         if node != state.value:
             lines.append(f'state "{_plantuml_text(_display(state.value))}" as {node}')
@@ -119,11 +155,16 @@ def render_plantuml(definition: Definition) -> str:
             lines.append(f"state {node}")
         if _has_desc(state):
             lines.append(f"{node} : {_plantuml_text(state.desc)}")
+        if entry:
+            lines.append(f"{node} : {entry}")
     for value in _initial_values(definition):
         lines.append(f"[*] --> {ids[value]}")
     for t in definition.transitions:
         label = _plantuml_text(_edge_label(definition, t))
         lines.append(f"{ids[t.source]} --> {ids[t.target]}" + (f" : {label}" if label else ""))
+    for t in _with_error_target(definition):
+        label = _plantuml_text(_failed_label(t))
+        lines.append(f"{ids[t.source]} -[dashed]-> {ids[t.error_target]} : {label}")
     for state in _unique_states(definition):
         if state.final:
             lines.append(f"{ids[state.value]} --> [*]")
@@ -144,35 +185,67 @@ def mermaid_ids(definition: Definition) -> dict[str, str]:
 
 
 def mermaid_edge_numbers(definition: Definition) -> list[int]:
-    """Each transition's arrow in ``render_mermaid``'s text, counted from 1 among all arrows.
+    """Each expanded transition's arrow in ``render_mermaid``'s text, counted from 1 among
+    all arrows.
 
-    The start arrows come first, then one per transition in order; Mermaid numbers its edges
-    in this order, so a page can find a transition's edge in the drawing.
+    The start arrows come first, then one per transition of ``definition.expanded()`` in
+    order; Mermaid numbers its edges in this order, so a page can find a transition's edge in
+    the drawing (``mermaid_edge_rows`` says which row each arrow comes from).
     """
-    first = len(_initial_values(definition)) + 1
-    return [first + index for index in range(len(definition.transitions))]
+    expanded = definition.expanded()
+    first = len(_initial_values(expanded)) + 1
+    return [first + index for index in range(len(expanded.transitions))]
+
+
+def mermaid_edge_rows(definition: Definition) -> dict[int, int]:
+    """Every arrow of ``render_mermaid`` that a row draws, by its number: the row's index.
+
+    The start arrows come first, then one per expanded transition in order, then the error
+    targets' arrows; Mermaid numbers its edges in this order, so a page can find a row from
+    any edge of the drawing.
+    """
+    expanded = definition.expanded()
+    rows = [index if t.row is None else t.row for index, t in enumerate(expanded.transitions)]
+    rows += [index if t.row is None else t.row for index, t in _error_edges(expanded)]
+    first = len(_initial_values(expanded)) + 1
+    return {first + position: row for position, row in enumerate(rows)}
 
 
 def state_table(definition: Definition) -> dict:
-    """The state × event table: ``{states, events, cells: {state: {event: target}}, timers}``.
+    """The state × event table of the expanded transitions:
+    ``{states, events, cells: {state: {event: target}}, timers, errorTargets}``.
 
     ``timers`` maps a state to the events its timed transitions fire and after how many
-    seconds: ``{"UNPAID": {"EXPIRE": 1800}}``.
+    seconds: ``{"UNPAID": {"EXPIRE": 1800}}``. ``errorTargets`` maps a state to the events
+    whose cell's transition has an error target, and that target: ``{"PAID": {"SHIP":
+    "SHIP_FAILED"}}``; the cell itself still says ``"SHIPPED"``, where the event goes when
+    it succeeds. A comma-list or "*" row fills one cell per state it expands to.
     """
+    definition = definition.expanded()
     states = [state.value for state in _unique_states(definition)]
     choices = {state.value for state in definition.states if state.is_choice}
     events: list[str] = []
     cells: dict[str, dict[str, str]] = {value: {} for value in states}
     timers: dict[str, dict[str, int]] = {}
+    error_targets: dict[str, dict[str, str]] = {}
     for t in definition.transitions:
         if t.source not in cells or t.source in choices or not t.event:
             continue
         if t.event not in events:
             events.append(t.event)
-        cells[t.source].setdefault(t.event, t.target)
+        if t.event not in cells[t.source]:
+            cells[t.source][t.event] = t.target
+            if t.error_target:
+                error_targets.setdefault(t.source, {})[t.event] = t.error_target
         if t.timer_seconds:
             timers.setdefault(t.source, {})[t.event] = t.timer_seconds
-    return {"states": states, "events": events, "cells": cells, "timers": timers}
+    return {
+        "states": states,
+        "events": events,
+        "cells": cells,
+        "timers": timers,
+        "errorTargets": error_targets,
+    }
 
 
 # Shared ------------------------------------------------------------------------------------
@@ -196,6 +269,7 @@ def _all_values(definition: Definition) -> list[str]:
     """State values in listed order, then unknown states that transitions name."""
     values = [state.value for state in definition.states]
     values += [value for t in definition.transitions for value in (t.source, t.target)]
+    values += [t.error_target for t in _with_error_target(definition)]
     return list(dict.fromkeys(values))
 
 
@@ -264,6 +338,36 @@ def _edge_label(definition: Definition, t: TransitionDef) -> str:
     return " ".join(part for part in parts if part)
 
 
+def _with_error_target(definition: Definition) -> list[TransitionDef]:
+    return [t for _, t in _error_edges(definition)]
+
+
+def _error_edges(definition: Definition) -> list[tuple[int, TransitionDef]]:
+    """(index, transition) of each transition with an error target: one more edge each."""
+    return [(i, t) for i, t in enumerate(definition.transitions) if t.error_target]
+
+
+def _failed_label(t: TransitionDef) -> str:
+    return f"{t.event} failed" if t.event else "failed"
+
+
+def _entry(state: StateDef) -> str:
+    """``entry / host/path`` for a state's enter action, or "" without one.
+
+    The scheme, user, query and fragment are left out: they make the line long and may
+    carry secrets that have no place on a diagram; no URL parser, which would refuse some
+    texts that a draft may hold."""
+    url = _one_line(state.enter_action).strip()
+    if not url:
+        return ""
+    rest = re.split(r"[?#]", _SCHEME.sub("", url), maxsplit=1)[0]
+    host, slash, path = rest.partition("/")
+    short = host.rpartition("@")[2] + slash + path or "…"
+    if len(short) > ENTRY_CHARS:
+        short = short[: ENTRY_CHARS - 1] + "…"
+    return f"entry / {short}"
+
+
 def _noted(text: str, note: str | None) -> str:
     return f"{text} · {note}" if note and text else note or text
 
@@ -329,14 +433,16 @@ def mermaid_marked(
 ) -> str:
     """A Mermaid flowchart of the definition with each transition marked taken or never taken.
 
-    `taken` maps a transition's index in ``definition.transitions`` to how many times it was
-    taken; an index missing or mapped to 0 is never taken. A taken edge is green and thick,
-    its label followed by ``×n``; any other is dashed and grey. A state is ``covered`` (green)
-    when a taken transition enters or leaves it, or it is the initial state and anything was
-    taken; otherwise ``uncovered`` (grey, dashed). `current` (a state value) is styled
-    ``current``; `state_notes` add a text after a state's title, as in ``render_mermaid``.
+    `taken` maps a transition's index in ``definition.expanded().transitions`` to how many
+    times it was taken; an index missing or mapped to 0 is never taken. A taken edge is green
+    and thick, its label followed by ``×n``; any other is dashed and grey. A state is
+    ``covered`` (green) when a taken transition enters or leaves it, or it is the initial state
+    and anything was taken; otherwise ``uncovered`` (grey, dashed). `current` (a state value)
+    is styled ``current``; `state_notes` add a text after a state's title, as in ``render_mermaid``.
     Labels are escaped as in ``render_mermaid``; ``|`` also, as it ends a flowchart label.
+    Error targets are dotted arrows labelled ``<EVENT> failed``, after the transitions.
     """
+    definition = definition.expanded()
     values = _all_values(definition)
     ids = {value: f"s{index}" for index, value in enumerate(values)}
     notes = state_notes or {}
@@ -368,6 +474,10 @@ def mermaid_marked(
         text = f'|"{_marked_text(label)}"|' if label else ""
         links.append(f"    {ids[t.source]} -->{text} {ids[t.target]}")
         styles.append(MARKED_TAKEN_STYLE if count else MARKED_NOT_TAKEN_STYLE)
+    for t in _with_error_target(definition):
+        text = f'|"{_marked_text(_failed_label(t))}"|'
+        links.append(f"    {ids[t.source]} -.->{text} {ids[t.error_target]}")
+        styles.append(None)
     lines += links + list(_MARKED_STYLES)
     for position, style in enumerate(styles):
         if style:

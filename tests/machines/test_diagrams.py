@@ -208,6 +208,7 @@ def test_it_tabulates_the_design_example():
             "S4": {},
         },
         "timers": {},
+        "errorTargets": {},
     }
 
 
@@ -229,6 +230,7 @@ def test_its_table_leaves_out_choice_branches_and_keeps_the_first_of_a_repeated_
         "events": ["E1"],
         "cells": {"S1": {"E1": "S2"}, "S2": {}, "S3": {}, "C1": {}},
         "timers": {},
+        "errorTargets": {},
     }
 
 
