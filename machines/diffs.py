@@ -4,6 +4,15 @@ States are matched by value. A transition from a normal state is matched by (sou
 the pair the validator keeps unique, so a new target shows as a change; a choice branch is
 matched by (source, target), so a new case condition or order shows as a change. When a key
 repeats (a draft with duplicates), the n-th occurrence is matched with the n-th.
+
+Transitions are compared expanded (``Definition.expanded``): a row whose source is a comma list
+or "*" counts as one transition per state it leaves, as the machine runs it. So a list that
+grows from "A,B" to "A,B,C" shows as one transition added, C's, and a "*" row reaches a state
+added since as a transition added from that state. The label of such a transition names its
+row's source as written, ``C --E--> X (source "A,B,C")``. A change of form alone (two rows
+merged into one list, a list written as "*" where that reaches the same states) changes no
+transition, and is not listed. A state's ``enter_action`` and a transition's
+``error_target`` are compared like the other fields.
 """
 
 from collections import Counter
@@ -11,8 +20,9 @@ from dataclasses import dataclass, fields
 
 from machines.definition import Definition, StateDef, TransitionDef
 
-STATE_FIELDS = ("desc", "type", "initial", "final")
-TRANSITION_FIELDS = tuple(f.name for f in fields(TransitionDef) if f.name != "id")
+STATE_FIELDS = ("desc", "type", "initial", "final", "enter_action")
+# Not `row`: where a transition is written moves with every row added before it.
+TRANSITION_FIELDS = tuple(f.name for f in fields(TransitionDef) if f.name not in ("id", "row"))
 
 
 @dataclass(frozen=True)
@@ -40,13 +50,16 @@ class Diff:
 def definition_diff(old: Definition, new: Definition) -> Diff:
     """The differences from `old` to `new`."""
     s_added, s_removed, s_changed = _compare(
-        _keyed(old.states, _state_key), _keyed(new.states, _state_key), STATE_FIELDS, _state_label
+        _keyed(old.states, _state_key),
+        _keyed(new.states, _state_key),
+        STATE_FIELDS,
+        (_state_label, _state_label),
     )
     t_added, t_removed, t_changed = _compare(
-        _keyed(old.transitions, lambda t: _transition_key(old, t)),
-        _keyed(new.transitions, lambda t: _transition_key(new, t)),
+        _keyed(old.expanded().transitions, lambda t: _transition_key(old, t)),
+        _keyed(new.expanded().transitions, lambda t: _transition_key(new, t)),
         TRANSITION_FIELDS,
-        transition_label,
+        (_row_label(old), _row_label(new)),
     )
     return Diff(s_added, s_removed, s_changed, t_added, t_removed, t_changed)
 
@@ -55,6 +68,18 @@ def transition_label(t: TransitionDef) -> str:
     """``S1 --E1--> S2`` for an event, ``C1 --> S2`` for a choice branch."""
     arrow = f"--{t.event}-->" if t.event else "-->"
     return f"{t.source} {arrow} {t.target}"
+
+
+def _row_label(definition: Definition):
+    """transition_label, followed by its row's source when that names many states."""
+
+    def label(t: TransitionDef) -> str:
+        written = definition.transitions[t.row].source if t.row is not None else t.source
+        if written == t.source:
+            return transition_label(t)
+        return f'{transition_label(t)} (source "{written}")'
+
+    return label
 
 
 def _state_key(s: StateDef) -> tuple:
@@ -82,9 +107,10 @@ def _keyed(items, key) -> dict:
     return keyed
 
 
-def _compare(old: dict, new: dict, names: tuple[str, ...], label):
+def _compare(old: dict, new: dict, names: tuple[str, ...], labels):
+    old_label, label = labels
     added = tuple(label(new[k]) for k in new if k not in old)
-    removed = tuple(label(old[k]) for k in old if k not in new)
+    removed = tuple(old_label(old[k]) for k in old if k not in new)
     changed = []
     for k in new:
         if k not in old:
