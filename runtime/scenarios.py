@@ -7,7 +7,10 @@ scenarios of one run share one request budget: past it, each further step fails 
 EXPRESSION_ERROR, so a run is bounded however many expressions it evaluates.
 
 Coverage counts the transitions the passing steps took (every hop of their path, choice
-branches included), up to each scenario's first failing step.
+branches included), up to each scenario's first failing step. It lists the transitions as the
+machine runs them (Definition.expanded): a row whose source is a comma list or "*" once per
+state it leaves, each counted by the hops from that state, so "DONE from MOM_PASS never taken"
+shows even when DONE from APPLY was.
 """
 
 from config.exceptions import PlatformError
@@ -31,7 +34,7 @@ def scenarios_run(*, machine: Machine) -> dict:
             raise MachineInvalid(report, "The scenarios cannot run until these are fixed.")
     compiled = compiled_machine(machine)
     definition = selectors.machine_definition(machine=machine)
-    taken: dict[int, int] = {}
+    taken: dict[tuple[int, str], int] = {}
     results = []
     with request_budget():
         for scenario in scenario_list(machine=machine):
@@ -57,7 +60,7 @@ def scenarios_publish_check(machine: Machine) -> None:
         )
 
 
-def _run_one(compiled, scenario: Scenario, taken: dict[int, int]) -> dict:
+def _run_one(compiled, scenario: Scenario, taken: dict[tuple[int, str], int]) -> dict:
     result = {"id": scenario.pk, "name": scenario.name, "passed": True, "failure": None}
     state = scenario.state or compiled.initial
     if state not in compiled.states:
@@ -91,7 +94,9 @@ def _run_one(compiled, scenario: Scenario, taken: dict[int, int]) -> dict:
             break
         for hop in outcome["outcome"]["path"] if outcome["ok"] else ():
             if hop["transitionId"] is not None:
-                taken[hop["transitionId"]] = taken.get(hop["transitionId"], 0) + 1
+                # By the state it left too: the copies of a many-source row share one id.
+                key = (hop["transitionId"], hop["fromState"])
+                taken[key] = taken.get(key, 0) + 1
     return result
 
 
@@ -115,19 +120,23 @@ def _describe(result: dict) -> str:
     return f"{result['name']!r} at {where}: expected {expected}, got {actual}"
 
 
-def coverage(definition: Definition, taken_by_id: dict[int, int]) -> dict:
+def coverage(definition: Definition, taken: dict[tuple[int, str], int]) -> dict:
     """Which transitions and which cases of each choice state were taken, and how often.
 
-    `taken_by_id` counts by stored transition id; the answer lists every transition by its
-    index in the definition, so the never-taken ones show as 0.
+    `taken` counts by (stored transition id, state it left). The answer lists every expanded
+    transition, so the never-taken ones show as 0: ``index`` is its row in smTransitions
+    (shared by the copies of a many-source row), ``expandedIndex`` its position in
+    ``definition.expanded().transitions``, which the diagrams' indexes are.
     """
     transitions, choices = [], {}
-    for index, t in enumerate(definition.transitions):
-        count = taken_by_id.get(t.id, 0)
+    for position, t in enumerate(definition.expanded().transitions):
+        count = taken.get((t.id, t.source), 0)
+        index = position if t.row is None else t.row
         source = definition.state(t.source)
         if source is not None and source.is_choice:
             case = {
                 "index": index,
+                "expandedIndex": position,
                 "transitionId": t.id,
                 "target": t.target,
                 "condition": t.case_condition,
@@ -139,6 +148,7 @@ def coverage(definition: Definition, taken_by_id: dict[int, int]) -> dict:
             transitions.append(
                 {
                     "index": index,
+                    "expandedIndex": position,
                     "transitionId": t.id,
                     "source": t.source,
                     "event": t.event,
@@ -158,11 +168,12 @@ def coverage(definition: Definition, taken_by_id: dict[int, int]) -> dict:
 
 
 def coverage_taken(result: dict) -> dict[int, int]:
-    """Times taken by transition index, from a run's coverage (for machines.diagrams)."""
+    """Times taken by index in the expanded transitions, from a run's coverage: what
+    machines.diagrams.mermaid_marked takes."""
     items = result["coverage"]["transitions"] + [
         case for choice in result["coverage"]["choices"] for case in choice["cases"]
     ]
-    return {item["index"]: item["taken"] for item in items if item["taken"]}
+    return {item["expandedIndex"]: item["taken"] for item in items if item["taken"]}
 
 
 def scenario_save_from_simulation(

@@ -3,8 +3,12 @@ refuses a version whose scenarios fail."""
 
 import pytest
 
+from machines.diagrams import mermaid_marked
 from machines.models import Machine, Scenario
+from machines.scenarios import scenario_create
+from machines.selectors import machine_definition
 from machines.services import machine_create
+from runtime.scenarios import coverage_taken, scenarios_run
 from tests.conftest import client_with_token
 
 pytestmark = pytest.mark.django_db
@@ -285,3 +289,45 @@ def test_a_draft_with_errors_beyond_routing_cannot_run_its_scenarios(designer, s
     response = designer.post(_url(machine, "run/"))
     assert (response.status_code, response.json()["code"]) == (400, "VALIDATION_ERROR")
     assert response.json()["details"]["problems"]
+
+
+def _audit_with_a_list(seed):
+    """audit with its three DONE rows written as one: "APPLY,DAD_PASS,MOM_PASS"."""
+    doc = seed("audit")
+    done = doc["smTransitions"][4]
+    doc["smTransitions"][4:] = [{**done, "sourceState": "APPLY,DAD_PASS,MOM_PASS"}]
+    return machine_create(data=doc, create_flow=True)
+
+
+def test_coverage_counts_each_source_of_a_list_row_on_its_own(designer, seed):
+    listed = _audit_with_a_list(seed)
+    steps = [{"event": "DONE", "expect": {"state": "DONE"}}]
+    _add(designer, listed, {"name": "done at once", "steps": steps})
+
+    coverage = designer.post(_url(listed, "run/")).json()["coverage"]
+
+    done = [
+        (t["index"], t["source"], t["taken"])
+        for t in coverage["transitions"]
+        if t["event"] == "DONE"
+    ]
+    assert done == [(4, "APPLY", 1), (4, "DAD_PASS", 0), (4, "MOM_PASS", 0)]
+    assert (coverage["transitionsTaken"], coverage["transitionsTotal"]) == (1, 7)
+
+
+def test_the_coverage_diagram_marks_only_the_source_a_scenario_left(seed):
+    listed = _audit_with_a_list(seed)
+    scenario_create(
+        machine=listed,
+        data={
+            "name": "after dad",
+            "state": "DAD_PASS",
+            "steps": [{"event": "DONE", "expect": {"state": "DONE"}}],
+        },
+    )
+
+    taken = coverage_taken(scenarios_run(machine=listed))
+    diagram = mermaid_marked(machine_definition(machine=listed), taken)
+
+    assert taken == {5: 1}  # the list's second copy, DAD_PASS's
+    assert '    s1 -->|"DONE ×1"| s5\n' in diagram and '    s0 -->|"DONE"| s5\n' in diagram
