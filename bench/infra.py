@@ -8,6 +8,7 @@ then stops them in order) and stopped by its own process id at the end, on failu
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -53,11 +54,11 @@ class Children:
         """The process id of the long-running child spawned as `name`."""
         return next(proc.pid for n, proc in self.procs if n == name)
 
-    def start(self, name: str, args: list[str], env: dict) -> subprocess.Popen:
+    def start(self, name: str, args: list[str], env: dict, cwd: Path = ROOT) -> subprocess.Popen:
         """A short-lived child whose standard output is its answer (see finish)."""
         log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 - closed with the child
         proc = subprocess.Popen(
-            args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=log, start_new_session=True
+            args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=log, start_new_session=True
         )
         log.close()
         proc.name = name
@@ -116,6 +117,25 @@ class Children:
         if self.postgres_env is not None:
             subprocess.run(["bash", str(PG_SCRIPT), "stop"], env=self.postgres_env, check=False)
             self.postgres_env = None
+
+
+def checkout(commit: str, into: Path) -> Path | None:
+    """The repository's files at `commit`, extracted under `into`; None (and why, on standard
+    error) when this checkout does not have that commit (a shallow clone, a fork)."""
+    found = subprocess.run(
+        ["git", "cat-file", "-e", f"{commit}^{{commit}}"], cwd=ROOT, capture_output=True
+    )
+    if found.returncode != 0:
+        print(f"commit {commit} is not in this checkout: no before/after rows", file=sys.stderr)
+        return None
+    into.mkdir(parents=True)
+    archive = subprocess.Popen(["git", "archive", commit], cwd=ROOT, stdout=subprocess.PIPE)
+    subprocess.run(["tar", "-x", "-C", str(into)], stdin=archive.stdout, check=True)
+    if archive.wait() != 0:
+        raise RuntimeError(f"git archive {commit} failed")
+    if (ROOT / ".env").exists():  # the checkout's own secrets, git-ignored
+        shutil.copy(ROOT / ".env", into / ".env")
+    return into
 
 
 def _end(proc: subprocess.Popen) -> None:

@@ -12,6 +12,7 @@ pair measured back to back, and the median of those is shown.
 
 from __future__ import annotations
 
+import os
 import re
 import statistics
 import subprocess
@@ -38,6 +39,57 @@ class Plan:
     startup: float = 2.5  # seconds from spawn to the shared start: Django import and warm-up
 
 
+# The engine step is measured against the code of this commit too, in the same rounds: the
+# last one before the modeling extensions (lists and "*" as sources, entry actions, error
+# targets), which must leave a machine without them as fast as it was.
+ENGINE_BEFORE = os.environ.get("BENCH_ENGINE_BEFORE", "40df9e8")
+
+
+def engine_plans(context: dict) -> list[Plan]:
+    """The engine step, and the same on the files of ENGINE_BEFORE when context has them."""
+    machines = ROOT / "bench" / "machines"
+    now = [
+        Plan(
+            "eng_plain",
+            "engine decide(), plain",
+            "engine",
+            unit="/s",
+            spec={"machine": str(machines / "plain.json"), "hops": 1},
+            startup=1.5,
+        ),
+        Plan(
+            "eng_choice",
+            "engine decide(), 2 choice states + guards",
+            "engine",
+            unit="/s",
+            spec={"machine": str(machines / "two-choice.json"), "hops": 3},
+            startup=1.5,
+        ),
+    ]
+    root = context.get("engine_before")
+    if root is None:
+        return now
+    at = {"root": str(root), "env": {"PYTHONPATH": str(root)}}
+    return now + [
+        Plan(
+            "eng_plain_before",
+            f"engine decide(), plain, at {ENGINE_BEFORE}",
+            "engine",
+            unit="/s",
+            spec={"machine": str(machines / "plain.json"), "hops": 1, **at},
+            startup=1.5,
+        ),
+        Plan(
+            "eng_choice_before",
+            f"engine decide(), 2 choice states + guards, at {ENGINE_BEFORE}",
+            "engine",
+            unit="/s",
+            spec={"machine": str(machines / "two-choice.json"), "hops": 3, **at},
+            startup=1.5,
+        ),
+    ]
+
+
 def plans(context: dict, args) -> list[Plan]:
     ids, url = context["ids"], context["url"]
     pin = {"pin": 0} if args.pin else {}
@@ -53,7 +105,6 @@ def plans(context: dict, args) -> list[Plan]:
             "tokens": context["tokens"],
         }
 
-    machines = HERE / "machines"
     return [
         Plan(
             "raw1",
@@ -92,22 +143,7 @@ def plans(context: dict, args) -> list[Plan]:
         Plan(
             "fsm", "django-fsm-2 @transition, 1 process", "fsm", spec={"ids": ids["orders"], **pin}
         ),
-        Plan(
-            "eng_plain",
-            "engine decide(), plain",
-            "engine",
-            unit="/s",
-            spec={"machine": str(machines / "plain.json"), "hops": 1},
-            startup=1.5,
-        ),
-        Plan(
-            "eng_choice",
-            "engine decide(), 2 choice states + guards",
-            "engine",
-            unit="/s",
-            spec={"machine": str(machines / "two-choice.json"), "hops": 3},
-            startup=1.5,
-        ),
+        *engine_plans(context),
         Plan(
             "svc_plain1",
             "service instance_event_fire, plain, 1 process",
@@ -241,9 +277,10 @@ def plans(context: dict, args) -> list[Plan]:
 # this shared machine falls on both sides of a ratio rather than on one.
 RUN_ORDER = [
     "raw1", "svc_plain1", "fsm", "svc_lock1", "raw_cas1", "raw_ours", "raw4", "eng_plain",
-    "eng_choice", "svc_choice1", "svc_plain2_off", "svc_plain2", "rest_plain_off", "rest_plain",
-    "rest_fsm", "rest_const", "svc_choice2", "rest_choice", "rest_throttled", "rest_gthread",
-    "rest_granian", "rest_fsm_granian", "grow_small", "grow_large",
+    "eng_plain_before", "eng_choice", "eng_choice_before", "svc_choice1", "svc_plain2_off",
+    "svc_plain2", "rest_plain_off", "rest_plain", "rest_fsm", "rest_const", "svc_choice2",
+    "rest_choice", "rest_throttled", "rest_gthread", "rest_granian", "rest_fsm_granian",
+    "grow_small", "grow_large",
 ]  # fmt: skip
 
 
@@ -251,6 +288,40 @@ def paired(a: list[float], b: list[float]) -> float:
     """The median over the rounds of a / b, each round's pair measured side by side."""
     ratios = [x / y for x, y in zip(a, b, strict=True) if y]
     return statistics.median(ratios) if ratios else float("nan")
+
+
+def engine_rows(r: dict[str, Result]) -> list[Row]:
+    """The engine step's rows; with the ENGINE_BEFORE rows, its CPU per call against them."""
+
+    def engine_row(key: str, ratio_cell: str = "", goal: str = "", ok=None) -> Row:
+        res = r[key]
+        return Row(
+            res.label,
+            f"{res.rate:,.0f} /s",
+            f"{res.p50:.1f} µs",
+            f"{res.p99:.1f} µs",
+            ratio_cell,
+            goal,
+            "" if ok is None else verdict(ok),
+        )
+
+    rows = [engine_row("eng_plain")]
+    plain = paired(r["eng_choice"].rates, r["eng_plain"].rates)
+    rows.append(engine_row("eng_choice", ratio_text(plain, "plain")))
+    for key in ("eng_plain", "eng_choice"):
+        if f"{key}_before" not in r:
+            continue
+        # CPU per call is 1 / rate in one busy process: now over before = before's rate / ours.
+        cpu = paired(r[f"{key}_before"].rates, r[key].rates)
+        rows.append(
+            engine_row(
+                f"{key}_before",
+                f"CPU per call now {cpu:.2f} × this",
+                "now ≤ 1.10 × before",
+                cpu <= 1.10,
+            )
+        )
+    return rows
 
 
 def rows_for(r: dict[str, Result]) -> list[Row]:
@@ -272,12 +343,6 @@ def rows_for(r: dict[str, Result]) -> list[Row]:
     def ratio(a: str, b: str) -> float:
         return paired(r[a].rates, r[b].rates)
 
-    def engine_row(key: str, ratio_cell: str = "") -> Row:
-        res = r[key]
-        return Row(
-            res.label, f"{res.rate:,.0f} /s", f"{res.p50:.1f} µs", f"{res.p99:.1f} µs", ratio_cell
-        )
-
     svc_raw, svc_fsm = ratio("svc_plain1", "raw1"), ratio("svc_plain1", "fsm")
     rest_peer = ratio("rest_plain", "rest_fsm")
     # Paired rounds, metrics on (the rows above them) over off, measured back to back.
@@ -294,8 +359,7 @@ def rows_for(r: dict[str, Result]) -> list[Row]:
         row("raw_cas1", ratio=ratio_text(ratio("raw_cas1", "raw1"), "psycopg")),
         row("raw_ours", ratio=ratio_text(ratio("raw_ours", "raw1"), "psycopg")),
         row("fsm", ratio=ratio_text(ratio("fsm", "raw1"), "psycopg")),
-        engine_row("eng_plain"),
-        engine_row("eng_choice", ratio_text(ratio("eng_choice", "eng_plain"), "plain")),
+        *engine_rows(r),
         row(
             "svc_plain1",
             "service, plain (compare-and-set), 1 process",

@@ -31,12 +31,23 @@ from bench.infra import (
     PYTHON,
     ROOT,
     Children,
+    checkout,
     free_port,
     start_granian,
     start_gunicorn,
     workers_cpu,
 )
-from bench.plans import RUN_ORDER, WORKERS, Plan, plans, rows_for, rules_rows
+from bench.plans import (
+    ENGINE_BEFORE,
+    RUN_ORDER,
+    WORKERS,
+    Plan,
+    engine_plans,
+    engine_rows,
+    plans,
+    rows_for,
+    rules_rows,
+)
 from bench.replay import replay_rows
 from bench.report import Result, Row, ms, rate_text, table
 
@@ -72,6 +83,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="only the async rows and the sync rows they are compared with (REST, service 2p)",
     )
     parser.add_argument(
+        "--engine-only",
+        action="store_true",
+        help="only the engine step, now and before the modeling extensions (no servers)",
+    )
+    parser.add_argument(
         "--replay-only",
         action="store_true",
         help="only the replay-history rows (no servers, no other data)",
@@ -97,12 +113,19 @@ def main(argv: list[str]) -> int:
         if args.replay_only:
             context = setup_replay(children)
             rows = []
+        elif args.engine_only:
+            context = {
+                "env": {**os.environ, "DJANGO_SETTINGS_MODULE": "bench.settings"},
+                "sizes": {},
+            }
+            context["engine_before"] = checkout(ENGINE_BEFORE, workdir / "before")
+            rows = measure_all(children, context, args)
         else:
             context = setup(children, args)
             rows = measure_all(children, context, args)
             rows += [] if args.async_only else rules_rows(workdir)
             rows += async_rows(children, context, args)
-        rows += [] if args.async_only else replay_rows(children, context)
+        rows += [] if args.async_only or args.engine_only else replay_rows(children, context)
         context["busy_before"] = busy_before
         print(header(context, args, time.monotonic() - began))
         print(table(rows))
@@ -145,6 +168,7 @@ def setup(children: Children, args) -> dict:
     prepared = json.loads(_run_json(children, "prepare", prepare, env, 120))
     step("schema migrated, bench machines online, API clients made")
     context = {"url": url, "env": env, "tokens": prepared["tokens"]}
+    context["engine_before"] = checkout(ENGINE_BEFORE, children.workdir / "before")
     context["templates"] = {kind: prepared[kind]["template"] for kind in ("plain", "choice")}
     _load(context, step)
     _start_servers(children, context, step)
@@ -251,7 +275,8 @@ def _stepper():
 
 
 def measure_all(children: Children, context: dict, args) -> list[Row]:
-    todo = sorted(plans(context, args), key=lambda plan: RUN_ORDER.index(plan.key))
+    chosen = engine_plans(context) if args.engine_only else plans(context, args)
+    todo = sorted(chosen, key=lambda plan: RUN_ORDER.index(plan.key))
     if args.async_only:
         todo = [plan for plan in todo if plan.key in ASYNC_REFERENCES]
     results = {p.key: Result(p.label, p.unit) for p in todo}
@@ -274,6 +299,8 @@ def measure_all(children: Children, context: dict, args) -> list[Row]:
     if args.async_only:
         shown = results.values()
         return [Row(r.label, rate_text(r.rate, r.unit), ms(r.p50), ms(r.p99)) for r in shown]
+    if args.engine_only:
+        return engine_rows(results)
     return rows_for(results)
 
 
@@ -289,7 +316,8 @@ def run_plan(children: Children, context: dict, plan: Plan, seconds: float, roun
             args = ["-m", "bench.load", json.dumps(spec)]
         else:
             args = ["-m", "bench.drivers", plan.kind, json.dumps(spec)]
-        procs.append(children.start(f"{plan.key}-{n}", [PYTHON, *args], env))
+        cwd = Path(plan.spec.get("root", ROOT))  # another commit's files, for before/after rows
+        procs.append(children.start(f"{plan.key}-{n}", [PYTHON, *args], env, cwd))
     if plan.kind == "http":  # the CPU the server's workers spend in the window
         master = context["masters"][plan.spec["server"]]
         _sleep_until(start_at)
