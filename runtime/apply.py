@@ -3,9 +3,12 @@
 Decide with the pure engine, call each hop's action in order, then store the event record,
 one history row per hop, the instance's new state, merged context and counts, its timers and
 the outbox rows, all in the caller's transaction. Anything raising rolls all of it back.
+An async event whose action failed on its last try, on a transition with an errorTarget, is
+stored instead as one hop to that state carrying the error (`error_target_apply`).
 """
 
 import hashlib
+import logging
 
 from django.utils import timezone
 
@@ -14,7 +17,9 @@ from runtime import engine, outbox, timers
 from runtime.exceptions import ActionFailed, StateConflict
 from runtime.http import CallbackError, post_json
 from runtime.models import EventRecord, HistoryEntry, Instance
-from runtime.simulation import outcome
+from runtime.simulation import error_body, outcome
+
+logger = logging.getLogger(__name__)
 
 
 def decide_and_act(instance: Instance, record: EventRecord, now) -> tuple:
@@ -62,6 +67,43 @@ def apply_event(instance: Instance, record: EventRecord) -> dict:
     """Apply `record` (unsaved for a sync event, stored for an async one); its outcome."""
     now = timezone.now()
     compiled, decision, merged = decide_and_act(instance, record, now)
+    return store(instance, record, compiled, decision, merged, now)
+
+
+def error_target(instance, failure: ActionFailed) -> str | None:
+    """The normal state the failed hop's transition sends an instance to, if it names one."""
+    target = failure.hop.transition.error_target if failure.hop is not None else None
+    if target is None:
+        return None
+    state = compiled_machine(instance.machine).states.get(target)
+    if state is None or state.is_choice:  # the validator refuses these; never rest in one
+        logger.warning("errorTarget %r of transition %s is no normal state", target,
+                       failure.hop.transition.id)  # fmt: skip
+        return None
+    return target
+
+
+def error_target_apply(instance: Instance, record: EventRecord, failure: ActionFailed) -> dict:
+    """Apply an async event whose action failed for good as one hop to its errorTarget.
+
+    The hop names the transition whose action failed and carries the error, as does the
+    record's result; from there it is an applied event like any other (context merged,
+    counted, subscribers and enterAction told, timers re-armed, callbackUrl told).
+    """
+    now = timezone.now()
+    compiled = compiled_machine(instance.machine)
+    target = error_target(instance, failure)
+    hop = engine.Hop(failure.hop.transition, instance.state, target, record.event)
+    decision = engine.Decision(record.event, instance.state, target, (hop,))
+    error = error_body(failure)
+    record_done(record, instance, decision, [None], now)
+    record.result["error"] = error
+    merged = {**instance.context, **record.context}
+    return store(instance, record, compiled, decision, merged, now, error=error)
+
+
+def store(instance, record, compiled, decision, merged: dict, now, error=None) -> dict:
+    """The writes of a decided event: record, history hops, instance, timers, outbox."""
     record.save()
     HistoryEntry.objects.bulk_create(
         HistoryEntry(
@@ -73,6 +115,7 @@ def apply_event(instance: Instance, record: EventRecord) -> dict:
             transition_id=hop.transition.id,
             request_id=record.request_id,
             at=now,
+            error=error,
         )
         for hop in decision.hops
     )
@@ -85,7 +128,8 @@ def apply_event(instance: Instance, record: EventRecord) -> dict:
     instance.revision += 1
     instance.save(update_fields=["state", "context", "event_counts", "revision", "updated_at"])
     timers.timers_rearm(instance=instance, compiled=compiled, decision=decision, now=now)
-    outbox.transition_notify(instance=instance, record=record, decision=decision, now=now)
+    outbox.transition_notify(instance=instance, record=record, decision=decision,
+                             compiled=compiled, now=now, error=error)  # fmt: skip
     return event_outcome(record)
 
 
@@ -127,10 +171,12 @@ def run_actions(instance, decision, merged: dict, record) -> list[dict | None]:
             message_id = action_message_id(instance.pk, record, hop.transition.id)
             results.append(post_json(url, payload, message_id=message_id).as_dict())
         except CallbackError as exc:
-            raise ActionFailed(
+            failed = ActionFailed(
                 f"The action of {hop.from_state} -> {hop.to_state} failed: {exc.reason}",
                 {**exc.as_dict(), "transitionId": hop.transition.id},
-            ) from exc
+            )
+            failed.hop = hop  # an async event's last try may go to its errorTarget
+            raise failed from exc
     return results
 
 

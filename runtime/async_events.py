@@ -5,8 +5,9 @@ statement, runtime/accept.py) and, once it commits, wakes the workers; wake-ups 
 (runtime/queue.py): the database is the queue of record. Workers apply ready events in
 batches (runtime/batches.py): oldest first, each instance's in acceptance order, leased in the
 database, retried with backoff until the attempts run out; then the event is `failed`, the
-instance unchanged, and `event_replay` can retry it. A worker killed mid-event leaves a lease
-that expires; the sweeper wakes the workers again.
+instance unchanged, and `event_replay` can retry it, unless the failing action's transition
+names an errorTarget: then the last try moves the instance there and the event is `done`.
+A worker killed mid-event leaves a lease that expires; the sweeper wakes the workers again.
 
 This module keeps the ORM path, one instance at a time (`instance_events_process`): SQLite's,
 and the locked step every path takes for an event whose transitions call actions: claim it
@@ -34,7 +35,7 @@ from config.exceptions import (
 from config.logs import log_context
 from rules import RuleError, request_budget
 from runtime.accept import accept_statement
-from runtime.apply import apply_event
+from runtime.apply import apply_event, error_target, error_target_apply
 from runtime.exceptions import ActionFailed, IdempotencyMismatch, RoleForbidden, StateConflict
 from runtime.models import Attempt, EventRecord, Instance
 from runtime.outbox import result_notify, retry_delay
@@ -233,8 +234,7 @@ def event_apply_locked(record: EventRecord) -> bool:
             )[0]
             if lease != (EventRecord.Status.PROCESSING, record.next_attempt_at):
                 return True  # another worker took it over after our lease ran out
-            apply_event(instance, record)
-            Attempt.objects.create(event_record=record)
+            Attempt.objects.create(event_record=record, **_apply_or_divert(instance, record))
         seconds = (record.finished_at - record.created_at).total_seconds()
         metrics.async_event_ended(instance.flow.code, seconds)  # committed
     except RETRYABLE as exc:
@@ -246,6 +246,21 @@ def event_apply_locked(record: EventRecord) -> bool:
             Attempt.objects.create(event_record=record, error=exc.message)
             event_fail(record, error=error_body(exc))
     return True
+
+
+def _apply_or_divert(instance: Instance, record: EventRecord) -> dict:
+    """Apply the event; on its last try, a failed action whose transition names an
+    errorTarget moves the instance there instead (same transaction, the instance still
+    locked, nothing written yet). What its Attempt row records."""
+    try:
+        apply_event(instance, record)
+    except ActionFailed as exc:
+        if record.attempts < settings.ASYNC_MAX_ATTEMPTS or error_target(instance, exc) is None:
+            raise
+        error_target_apply(instance, record, exc)
+        logger.info("event %s went to its errorTarget: %s", record.pk, exc.message)
+        return {"status": exc.details.get("status"), "error": exc.message}
+    return {}
 
 
 def _retry_or_fail(record: EventRecord, exc: PlatformError) -> bool:

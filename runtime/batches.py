@@ -264,7 +264,12 @@ def _apply_one(instance: InstanceRow, record: Claimed) -> str:
     now = timezone.now()
     record_done(record, instance, decision, [None] * len(decision.hops), now)
     counts = {**instance.event_counts, record.event: instance.event_counts.get(record.event, 0) + 1}
-    more = bool(record.callback_url or instance.flow.has_subscribers or _timed(compiled, decision))
+    more = bool(
+        record.callback_url
+        or instance.flow.has_subscribers
+        or compiled.states[decision.to_state].enter_action
+        or _timed(compiled, decision)
+    )
     with transaction.atomic() if more else nullcontext():
         if not _write(instance, record, decision, merged, counts, now):
             return STOP  # a lost race or a lease run out: someone else has this instance
@@ -272,7 +277,8 @@ def _apply_one(instance: InstanceRow, record: Claimed) -> str:
         instance.revision += 1  # the timers armed now remember the revision of this entry
         if more:
             timers.timers_rearm(instance=instance, compiled=compiled, decision=decision, now=now)
-            outbox.transition_notify(instance=instance, record=record, decision=decision, now=now)
+            outbox.transition_notify(instance=instance, record=record, decision=decision,
+                                     compiled=compiled, now=now)  # fmt: skip
     metrics.async_event_ended(instance.flow.code, (now - record.created_at).total_seconds())
     logger.debug("applied %s: %s -> %s", record.event, decision.from_state, decision.to_state)
     return GO_ON

@@ -16,10 +16,11 @@ waits its turn (409 INSTANCE_BUSY past the lock timeout) instead of failing unde
 
 The paths that write more take the locking path from the start, decided again under the
 lock, which may decide differently: a hop with an action, a flow with subscribers (outbox rows
-in the same transaction), a state left or entered with timers (timers re-armed with the new
-revision). The same requestId sent twice at once cannot apply twice: the second WRITE loses
-on the revision or, if its instance changed meanwhile, on the unique (instance, requestId) of
-the event records; either way it reads again and answers the replay.
+in the same transaction), a state entered that has an enterAction (its outbox row, likewise),
+a state left or entered with timers (timers re-armed with the new revision). The same
+requestId sent twice at once cannot apply twice: the second WRITE loses on the revision or,
+if its instance changed meanwhile, on the unique (instance, requestId) of the event records;
+either way it reads again and answers the replay.
 """
 
 from contextlib import nullcontext
@@ -74,6 +75,8 @@ def needs_lock(instance: InstanceRow, compiled, decision) -> bool:
     if has_actions(decision) or instance.flow.has_subscribers:
         return True
     states = (compiled.states[decision.from_state], compiled.states[decision.to_state])
+    if states[1].enter_action:  # an outbox row in the event's transaction
+        return True
     return any(t.timer_seconds for state in states for t in state.events)
 
 

@@ -61,3 +61,4 @@ class ActionFailed(PlatformError):
     status_code = 502
     code = "ACTION_FAILED"
     default_message = "A transition action failed."
+    hop = None  # the engine's Hop whose action failed: its transition may name an errorTarget

@@ -209,8 +209,10 @@ def apply_event(instance: InstanceRow, record: SyncEvent) -> dict:
     params = write_params(instance, record, decision, merged, now)
     (record.pk,) = run_prepared(WRITE, {**params, "next_revision": instance.revision + 1})
     instance.revision += 1  # the timers armed now remember the revision of this entry
+    instance.state, instance.context = decision.to_state, merged  # what an enterAction hears
     timers.timers_rearm(instance=instance, compiled=compiled, decision=decision, now=now)
-    outbox.transition_notify(instance=instance, record=record, decision=decision, now=now)
+    outbox.transition_notify(instance=instance, record=record, decision=decision,
+                             compiled=compiled, now=now)  # fmt: skip
     return event_outcome(record)
 
 

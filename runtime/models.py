@@ -125,6 +125,9 @@ class HistoryEntry(models.Model):
     transition_id = models.BigIntegerField(null=True, blank=True)
     request_id = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
     at = models.DateTimeField()
+    # Only on the hop of an async event whose action failed for good and whose transition's
+    # errorTarget took the instance there: the action's error (code, message, details).
+    error = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]

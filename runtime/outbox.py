@@ -29,6 +29,7 @@ from django.db.models import Min
 from django.utils import timezone
 
 from config import metrics
+from runtime.entries import enter_payload, enter_stream
 from runtime.http import CallbackError, CallbackResult, post_json
 from runtime.models import Attempt, Delivery, EventRecord, Subscription
 from runtime.queue import wake_senders
@@ -37,11 +38,15 @@ from runtime.statements import execute, execute_all, json_value
 logger = logging.getLogger(__name__)
 
 
-def transition_notify(*, instance, record: EventRecord, decision, now) -> None:
-    """Write one notification per subscriber watching the state the event left the instance in.
+def transition_notify(
+    *, instance, record: EventRecord, decision, compiled, now, error=None
+) -> None:
+    """Write one notification per subscriber watching the state the event left the instance
+    in, the entered state's enterAction call (runtime/entries.py) and the callbackUrl result.
 
     One per applied event, not one per hop: the hops through choice states are in `path`,
     and nobody is told of a choice state on its own, since no instance ever rests in one.
+    `error`: the action's error, when an errorTarget took the instance where it rests.
     """
     subscriptions = ()
     if instance.flow.has_subscribers:
@@ -55,10 +60,25 @@ def transition_notify(*, instance, record: EventRecord, decision, now) -> None:
             )
             delivery.subscription = subscription
             deliveries.append(delivery)
+    url = compiled.states[decision.to_state].enter_action
+    if url:
+        payload = enter_payload(instance=instance, state=decision.to_state, record=record,
+                                decision=decision, error=error, now=now)  # fmt: skip
+        deliveries.append(_delivery(enter_stream(instance.pk), url, payload, now))
     if record.callback_url:
         deliveries.append(result_delivery(record, now))
     if deliveries:
         Delivery.objects.bulk_create(deliveries)
+        wake_senders()
+
+
+def instance_enter_notify(*, instance, compiled) -> None:
+    """A new instance's initial state's enterAction call, if it has one (same transaction)."""
+    url = compiled.states[instance.state].enter_action
+    if url:
+        now = instance.created_at
+        payload = enter_payload(instance=instance, state=instance.state, now=now)
+        _delivery(enter_stream(instance.pk), url, payload, now).save()
         wake_senders()
 
 

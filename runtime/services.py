@@ -33,6 +33,7 @@ from runtime.exceptions import (
     StateConflict,
 )
 from runtime.models import EventRecord, HistoryEntry, Instance
+from runtime.outbox import instance_enter_notify
 from runtime.simulation import require_state, simulate
 from runtime.timers import timers_arm_initial
 
@@ -73,6 +74,7 @@ def instance_create(
                 at=instance.created_at,
             )
             timers_arm_initial(instance=instance, compiled=compiled)
+            instance_enter_notify(instance=instance, compiled=compiled)  # if it has one
     except IntegrityError:
         raise DuplicateBusinessKey(
             f"Business key {business_key!r} is already used in flow {flow_code!r}.",

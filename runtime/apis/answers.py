@@ -50,6 +50,12 @@ class EventOutcomeSerializer(OutcomeSerializer):
 
     eventId = serializers.IntegerField()
     instanceId = serializers.IntegerField()
+    error = ErrorSerializer(
+        required=False,
+        help_text="only when an async event's action failed on its last try and the "
+        "transition's errorTarget took the instance to toState (one hop, the failed action's "
+        "transition)",
+    )
 
 
 class EventAcceptedSerializer(serializers.Serializer):

@@ -6,6 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.exceptions import ValidationError
+from config.schema import ErrorSerializer
 from machines.compiled import compiled_machine
 from machines.interchange import VersionField
 from runtime import async_events, engine, selectors, services
@@ -175,6 +176,12 @@ class InstanceHistoryApi(APIView):
         transitionId = serializers.IntegerField(source="transition_id", allow_null=True)
         at = serializers.DateTimeField()
         requestId = serializers.CharField(source="request_id", allow_null=True)
+        error = ErrorSerializer(
+            allow_null=True,
+            help_text="the action's error on the hop of an async event whose action failed on "
+            "its last try and whose transition's errorTarget took the instance to toState; "
+            "null on every other hop",
+        )
 
     @extend_schema(responses=OutputSerializer(many=True))
     def get(self, request, instance_id):

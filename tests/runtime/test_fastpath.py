@@ -20,6 +20,7 @@ from machines.models import Flow
 from runtime import cas, services, statements
 from runtime.models import Delivery, EventRecord, HistoryEntry, Instance, Subscription, Timer
 from tests.conftest import example_seed
+from tests.runtime.extensions import extended
 from tests.runtime.helpers import online
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
@@ -175,6 +176,29 @@ def test_the_locked_path_takes_two_statements(monkeypatch):
     prepared = _prepared()
     assert any("FOR UPDATE OF i" in p for p in prepared), prepared
     assert any("INSERT INTO runtime_historyentry" in p for p in prepared), prepared
+
+
+def test_an_event_into_a_state_with_an_enter_action_takes_the_locking_path():
+    """Its outbox row goes in the event's transaction: the compare-and-set reads, decides and
+    hands over to the lock; a state without one keeps the two statements."""
+    online(extended(enter={"S1": "http://127.0.0.1:9/enter"}))
+    instance = services.instance_create(
+        flow_code="design-example", business_key="k", context={"amount": 5}
+    )
+    services.instance_event_fire(instance_id=instance.pk, event="E1")  # compiles the machine
+    with CaptureQueriesContext(connection) as queries:
+        services.instance_event_fire(instance_id=instance.pk, event="E11", request_id="q")
+    sql = [q["sql"] for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]
+    assert [s.split(None, 1)[0] for s in sql] == ["SELECT", "SELECT", "WITH", "INSERT"], sql
+    assert sql[0] == cas.READ and "FOR UPDATE OF i" in sql[1]
+    assert "INSERT INTO runtime_historyentry" in sql[2] and "runtime_delivery" in sql[3]
+    assert Delivery.objects.filter(stream=f"a:i{instance.pk}").count() == 2
+
+    services.instance_event_fire(instance_id=instance.pk, event="E2")  # S1 -> C1 -> S21/S22
+    with CaptureQueriesContext(connection) as queries:
+        services.instance_event_fire(instance_id=instance.pk, event="E3")  # into S3: none
+    sql = [q["sql"] for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]
+    assert sql == [cas.READ, cas.WRITE]
 
 
 @pytest.mark.django_db(transaction=True)
