@@ -34,6 +34,7 @@ from tests.runtime.helpers import online
 
 pytestmark = pytest.mark.django_db
 
+ENTER_ACTION = "http://localhost:9/hooks/cancelled"
 SHOP = {
     "smInfo": {"flowCode": "shop"},
     "smStates": [
@@ -41,7 +42,7 @@ SHOP = {
         {"stateValue": "PAID"},
         {"stateValue": "ROUTE", "stateType": 2},
         {"stateValue": "SHIPPED", "final": True},
-        {"stateValue": "CANCELLED", "final": True},
+        {"stateValue": "CANCELLED", "final": True, "enterAction": ENTER_ACTION},
     ],
     "smTransitions": [
         {"sourceState": "NEW", "eventValue": "pay", "targetState": "PAID", "eventRole": "2"},
@@ -53,7 +54,7 @@ SHOP = {
             "caseOrder": 1,
         },
         {"sourceState": "ROUTE", "targetState": "CANCELLED", "caseDefault": 1},
-        {"sourceState": "NEW", "eventValue": "cancel", "targetState": "CANCELLED"},
+        {"sourceState": "NEW,PAID", "eventValue": "cancel", "targetState": "CANCELLED"},
     ],
 }
 REFUSED_MESSAGE = "No flow with code nowhere."  # the API's messages are English data here
@@ -238,6 +239,7 @@ def stored_texts(superuser) -> list[str]:
     return [
         *(s["stateValue"] for s in SHOP["smStates"]),
         *(t.get("eventValue") or "" for t in SHOP["smTransitions"]),
+        ENTER_ACTION,
         "shop",
         "order-1",
         "amount",

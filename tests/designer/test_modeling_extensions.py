@@ -280,3 +280,13 @@ def test_the_live_check_places_the_new_fields_problems_on_their_rows(admin_clien
     assert fields["ACTION_HOST_NOT_ALLOWED"] == "enterAction"
     assert fields["ERROR_TARGET_UNKNOWN"] == "errorTarget"
     assert answer["valid"] is False
+
+
+def test_the_new_fields_are_labelled_and_explained_in_chinese(admin_client):
+    machine = services.machine_create(data=shop(), create_flow=True)
+
+    html = admin_client.get(change_url(machine), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+
+    assert "进入动作 URL" in html and "错误目标" in html
+    assert "多个状态用逗号分隔（A,B）" in html  # the source's help text
+    assert "Entry action URL" not in html and "Error target" not in html
