@@ -74,14 +74,19 @@ def decided_times(event_ids: list[int]) -> dict:
 
 
 def transition_counts(machine: Machine, counts: Counter) -> list[dict]:
-    """Every transition of the version, in listed order, with how often it was taken."""
+    """Every transition of the version as it runs (a comma-list or "*" row once per state it
+    leaves, Definition.expanded), in listed order, with how often it was taken.
+
+    `counts` is by transition id, or by (transition id, state it left), which tells the
+    copies of a many-source row apart; counted by id only, each copy shows its row's count.
+    """
     return [
         {
             "transitionId": t.id,
             "fromState": t.source,
             "toState": t.target,
             "event": t.event or None,
-            "count": counts.get(t.id, 0),
+            "count": counts.get((t.id, t.source), counts.get(t.id, 0)),
         }
-        for t in machine_definition(machine=machine).transitions
+        for t in machine_definition(machine=machine).expanded().transitions
     ]

@@ -3,10 +3,12 @@
 Every answer here is also checked against the OpenAPI schema (tests/schema_check.py).
 """
 
+from collections import Counter
+
 import pytest
 
-from machines.services import machine_disable
-from runtime import replay
+from machines.services import machine_create, machine_disable
+from runtime import replay, replay_reads
 from runtime.models import EventRecord, HistoryEntry, Instance
 from tests.conftest import client_with_token
 from tests.runtime.helpers import online
@@ -140,3 +142,19 @@ def test_the_slashless_path_answers_the_same(designer):
 
     assert response.status_code == 200
     assert response.json()["instances"]["differing"] == 2
+
+
+def test_the_counts_list_a_list_rows_sources_one_by_one(seed):
+    doc = seed("audit")
+    doc["smTransitions"][4:] = [{**doc["smTransitions"][4], "sourceState": "APPLY,MOM_PASS"}]
+    machine = machine_create(data=doc, create_flow=True)
+    done = machine.transitions.get(source="APPLY,MOM_PASS").pk
+
+    by_source = replay_reads.transition_counts(machine, Counter({(done, "MOM_PASS"): 3}))
+    by_id = replay_reads.transition_counts(machine, Counter({done: 3}))
+
+    assert [(t["fromState"], t["count"]) for t in by_source if t["event"] == "DONE"] == [
+        ("APPLY", 0),
+        ("MOM_PASS", 3),
+    ]
+    assert [t["count"] for t in by_id if t["event"] == "DONE"] == [3, 3]  # the row's, on each
