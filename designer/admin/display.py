@@ -70,18 +70,9 @@ def problems_by_place(report: Report | None) -> tuple[dict, dict, list]:
 
 
 def drawn(definition: Definition) -> Definition:
-    """What the pages draw and tabulate: comma-list and "*" sources as one arrow per state."""
+    """The transitions as the machine runs them: a comma-list or "*" row once per state it
+    leaves (each copy keeps its row's id; machines.diagrams draws this form)."""
     return definition.expanded()
-
-
-def counts_drawn(definition: Definition, counts: dict[int, int]) -> tuple[Definition, dict]:
-    """The drawn definition, and `counts` (by row index) moved to its transitions: each copy of
-    a many-source row shows its row's count."""
-    expanded = drawn(definition)
-    return expanded, {
-        index: counts.get(index if t.row is None else t.row, 0)
-        for index, t in enumerate(expanded.transitions)
-    }
 
 
 def highlighted_mermaid(definition: Definition, *, visited=(), current: str | None = None) -> str:

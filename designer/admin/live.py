@@ -19,7 +19,7 @@ from django.utils.translation import gettext, ngettext
 
 from config.exceptions import PlatformError, ValidationError, error_response
 from machines.definition import Definition
-from machines.diagrams import mermaid_edge_numbers, mermaid_ids, render_mermaid
+from machines.diagrams import mermaid_edge_rows, mermaid_ids, render_mermaid
 from machines.interchange import parse_json, parse_seed
 from machines.validation import Problem, validate
 
@@ -76,18 +76,17 @@ def definition_check(document: dict) -> dict:
     for problem in report.errors + report.warnings:
         problems.append(_placed(problem, definition, kept))
     errors = sum(1 for p in problems if p["level"] == "error")
-    # A comma list or "*" is drawn as one arrow per state; each arrow leads to its row.
-    drawn = definition.expanded()
-    rows = [index if t.row is None else t.row for index, t in enumerate(drawn.transitions)]
     return {
         "valid": errors == 0,
         "summary": problem_summary(errors, len(problems) - errors),
         "problems": problems,
-        "diagram": render_mermaid(drawn),
-        "nodes": _node_rows(drawn, kept[STATES]),
+        "diagram": render_mermaid(definition),
+        "nodes": _node_rows(definition, kept[STATES]),
+        # Every arrow a row draws leads to it: each state of a comma list or "*", and the
+        # arrow to an error target.
         "edges": {
-            f"edge{number}": kept[TRANSITIONS][rows[index]]
-            for index, number in enumerate(mermaid_edge_numbers(drawn))
+            f"edge{number}": kept[TRANSITIONS][row]
+            for number, row in mermaid_edge_rows(definition).items()
         },
     }
 
@@ -172,7 +171,7 @@ def _node_rows(definition: Definition, state_rows: list[int]) -> dict[str, int]:
     first: dict[str, int] = {}
     for index, state in enumerate(definition.states):
         first.setdefault(state.value, state_rows[index])
-    ids = mermaid_ids(definition)
+    ids = mermaid_ids(definition.expanded())  # the drawing's ids: a source list is no node
     return {ids[value]: row for value, row in first.items() if value in ids}
 
 

@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from config.exceptions import PlatformError
 from designer.admin import live, pages
-from designer.admin.display import STATUS_LABELS, drawn, machine_report, problems_by_place
+from designer.admin.display import STATUS_LABELS, machine_report, problems_by_place
 from designer.admin.forms import MachineForm, StateForm, TransitionForm
 from designer.admin.replay import replay_urls
 from designer.admin.scoping import FLOW_FILTER, FlowScopedAdmin
@@ -291,7 +291,7 @@ def _editor_context(admin, request, obj) -> dict:
         url = reverse("admin:machines_machine_live", args=[obj.pk])
     else:
         definition = selectors.machine_definition(machine=obj) if obj is not None else None
-        return {"diagram": render_mermaid(drawn(definition)) if definition else ""}
+        return {"diagram": render_mermaid(definition) if definition else ""}
     return {
         "live_url": url,
         "live_text": {

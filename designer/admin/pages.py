@@ -20,7 +20,6 @@ from django.utils.translation import gettext
 from config.exceptions import PlatformError, ValidationError
 from designer.admin.display import (
     STATUS_LABELS,
-    counts_drawn,
     drawn,
     expression_checks,
     highlighted_mermaid,
@@ -79,17 +78,15 @@ def overview(admin, request, object_id):
             run = scenarios_run(machine=machine)
         except PlatformError as exc:
             run_error = exc.message
-    if run:  # coverage counts rows; the diagram has an arrow per source of each row
-        diagram = mermaid_marked(*counts_drawn(definition, coverage_taken(run)))
-    else:
-        diagram = render_mermaid(drawn(definition))
     return _render(
         admin,
         request,
         "admin/machines/machine/overview.html",
         machine,
         gettext("%s: diagram and table") % machine,
-        diagram=diagram,
+        diagram=mermaid_marked(definition, coverage_taken(run))
+        if run
+        else render_mermaid(definition),
         table=table_rows(definition),
         expressions=expression_checks(definition),
         problems=report.errors + report.warnings,

@@ -15,7 +15,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from config.exceptions import PlatformError
-from designer.admin.display import STATUS_LABELS, counts_drawn
+from designer.admin.display import STATUS_LABELS, drawn
 from designer.admin.pages import _machine, _render
 from machines import selectors
 from machines.diagrams import mermaid_marked
@@ -103,12 +103,17 @@ def _run(machine: Machine, data: dict) -> dict:
         since=since,
         limit=data["limit"] if since is None else None,
     )
-    definition = selectors.machine_definition(machine=machine)
-    counts = {t["transitionId"]: t["count"] for t in result["transitions"]}
-    taken = {i: counts.get(t.id, 0) for i, t in enumerate(definition.transitions)}
+    definition = drawn(selectors.machine_definition(machine=machine))
+    # The copies of a many-source row share its id: told apart by the state they leave.
+    by_id = {t["transitionId"]: t["count"] for t in result["transitions"]}
+    by_source = {(t["transitionId"], t["fromState"]): t["count"] for t in result["transitions"]}
+    taken = {
+        i: by_source.get((t.id, t.source), by_id.get(t.id, 0))
+        for i, t in enumerate(definition.transitions)
+    }
     return {
         "result": result,
-        "diagram": mermaid_marked(*counts_drawn(definition, taken)),
+        "diagram": mermaid_marked(definition, taken),
         "differences": [_difference(d) for d in result["differences"][:LISTED]],
         "unlisted": max(0, len(result["differences"]) - LISTED),
         "source": Machine.objects.get(pk=result["fromSmId"]),

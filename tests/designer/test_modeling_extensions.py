@@ -13,6 +13,7 @@ from machines import services
 from machines.models import Machine
 from operations import rollups
 from operations import selectors as operations_selectors
+from runtime.scenarios import scenario_save_from_simulation
 from runtime.services import instance_create, instance_event_fire
 from tests.designer.admin_helpers import DESIGNER_PERMISSIONS, definition_post, staff_user
 from tests.runtime.helpers import online
@@ -259,8 +260,10 @@ def test_the_live_check_draws_each_source_of_a_list_as_an_arrow_to_its_row(admin
     assert "NEW --> CANCELLED : cancel" in answer["diagram"]
     assert "PAID --> CANCELLED : cancel" in answer["diagram"]
     assert "NEW,PAID" not in answer["diagram"]
-    # One start arrow, then pay, ship, and the list's two copies, both leading to row 2.
-    assert answer["edges"] == {"edge2": 0, "edge3": 1, "edge4": 2, "edge5": 2}
+    # One start arrow, then pay, ship, the list's two copies (both leading to row 2), and
+    # pay's arrow to its error target.
+    assert answer["edges"] == {"edge2": 0, "edge3": 1, "edge4": 2, "edge5": 2, "edge6": 0}
+    assert "NEW --> FAILED : ⚠ pay failed" in answer["diagram"]
     assert answer["nodes"]["SHIPPED"] == 2
 
 
@@ -290,3 +293,18 @@ def test_the_new_fields_are_labelled_and_explained_in_chinese(admin_client):
     assert "进入动作 URL" in html and "错误目标" in html
     assert "多个状态用逗号分隔（A,B）" in html  # the source's help text
     assert "Entry action URL" not in html and "Error target" not in html
+
+
+def test_scenario_coverage_marks_only_the_state_a_list_row_was_taken_from(admin_client):
+    machine = services.machine_create(data=shop(), create_flow=True)
+    steps = [{"event": "pay"}, {"event": "cancel"}]
+    scenario_save_from_simulation(machine=machine, name="cancel paid", state=None, steps=steps)
+
+    response = admin_client.get(
+        reverse("admin:machines_machine_overview", args=[machine.pk]) + "?run=1"
+    )
+
+    diagram = response.context["diagram"]
+    node = {title: key for key, title in re.findall(r'(s\d+)[\[({]+"([^"]+)"', diagram)}
+    assert f'{node["PAID"]} -->|"cancel ×1"| {node["CANCELLED"]}' in diagram
+    assert f'{node["NEW"]} -->|"cancel"| {node["CANCELLED"]}' in diagram
