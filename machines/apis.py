@@ -256,6 +256,11 @@ class MachineTableApi(DesignApi):
                     child=serializers.DictField(child=serializers.IntegerField()),
                     help_text="state -> event of a timed transition -> seconds",
                 ),
+                "errorTargets": serializers.DictField(
+                    child=serializers.DictField(child=serializers.CharField()),
+                    help_text="state -> event whose action may fail -> the state an async "
+                    "event moves to when it still fails after its last attempt",
+                ),
             },
         )
     )
