@@ -90,22 +90,25 @@ def highlighted_mermaid(definition: Definition, *, visited=(), current: str | No
 
 
 def table_rows(definition: Definition) -> dict:
-    """The state × event table as rows of cells ``{target, timer}``; None where nothing leads."""
+    """The state × event table as rows of cells ``{target, timer, error_target}``; None where
+    nothing leads."""
     definition = drawn(definition)
     table = state_table(definition)
     kinds = {
         s.value: ("choice" if s.is_choice else "final" if s.final else "normal")
         for s in definition.states
     }
-    timers = table.get("timers", {})
+    timers, error_targets = table.get("timers", {}), table.get("errorTargets", {})
 
     def cell(state, event):
         target = table["cells"][state].get(event)
-        return (
-            None
-            if target is None
-            else {"target": target, "timer": timers.get(state, {}).get(event)}
-        )
+        if target is None:
+            return None
+        return {
+            "target": target,
+            "timer": timers.get(state, {}).get(event),
+            "error_target": error_targets.get(state, {}).get(event),
+        }
 
     rows = [
         {

@@ -40,7 +40,11 @@ def test_the_overview_draws_the_diagram_shades_empty_cells_and_checks_expression
     assert 'id="sc-diagram-source"' in html and "machines/vendor/mermaid.min.js" in html
     table = response.context["table"]
     start = next(row for row in table["rows"] if row["state"] == "START")
-    assert start["cells"][table["events"].index("E1")] == {"target": "S1", "timer": None}
+    assert start["cells"][table["events"].index("E1")] == {
+        "target": "S1",
+        "timer": None,
+        "error_target": None,
+    }
     assert None in start["cells"] and 'class="sc-empty"' in html
     assert response.context["expressions"] and all(e["ok"] for e in response.context["expressions"])
     assert "compiles" in html
@@ -54,7 +58,7 @@ def test_the_table_shows_a_timed_transition_with_its_delay(admin_client):
     response = admin_client.get(url("overview", machine.pk))
 
     new = next(row for row in response.context["table"]["rows"] if row["state"] == "NEW")
-    assert new["cells"][0] == {"target": "PAID", "timer": 1800}
+    assert new["cells"][0] == {"target": "PAID", "timer": 1800, "error_target": None}
     assert "⏱ 1800s" in response.content.decode()
 
 

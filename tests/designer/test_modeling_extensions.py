@@ -308,3 +308,13 @@ def test_scenario_coverage_marks_only_the_state_a_list_row_was_taken_from(admin_
     node = {title: key for key, title in re.findall(r'(s\d+)[\[({]+"([^"]+)"', diagram)}
     assert f'{node["PAID"]} -->|"cancel ×1"| {node["CANCELLED"]}' in diagram
     assert f'{node["NEW"]} -->|"cancel"| {node["CANCELLED"]}' in diagram
+
+
+def test_the_table_shows_a_transitions_error_target_beside_its_target(admin_client):
+    machine = services.machine_create(data=shop(), create_flow=True)
+
+    response = admin_client.get(reverse("admin:machines_machine_overview", args=[machine.pk]))
+
+    new = next(row for row in response.context["table"]["rows"] if row["state"] == "NEW")
+    assert new["cells"][0] == {"target": "PAID", "timer": None, "error_target": "FAILED"}
+    assert "⚠ FAILED" in response.content.decode()
