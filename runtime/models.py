@@ -178,9 +178,11 @@ class Subscription(models.Model):
 
 
 class Delivery(models.Model):
-    """An outgoing callback in the outbox: a subscriber notification or an async event result.
+    """An outgoing callback in the outbox: a subscriber notification, a state's enterAction
+    call or an async event result.
 
-    Deliveries of one `stream` (a subscription and an instance, or an event) go out in order;
+    Deliveries of one `stream` (a subscription and an instance, an instance's enterAction
+    calls, or an event) go out in order;
     `webhook_id` stays the same on every attempt, so a receiver can drop duplicates.
     """
 

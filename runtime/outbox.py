@@ -1,10 +1,12 @@
 """The outbox: callbacks written in the event's transaction and sent by workers, in order.
 
 Subscribers hear of every committed event that leaves an instance in a state they watch
-(one notification per event, with its path through choice states); an async event's
+(one notification per event, with its path through choice states); a state's enterAction
+hears of each time an instance comes to rest there (runtime/entries.py); an async event's
 `callbackUrl` hears its outcome or error. Each delivery belongs to a stream (a subscription
-and an instance, or an event); a stream's deliveries go out oldest first, each one retried
-with backoff until it is delivered or out of attempts. Every try is an Attempt row.
+and an instance, an instance's entries, or an event); a stream's deliveries go out oldest
+first, each one retried with backoff until it is delivered or out of attempts. Every try is
+an Attempt row.
 
 Sending is shared like applying (runtime/batches.py): a wake-up (`runtime.send_ready`) says
 there are due deliveries, and the worker that takes it leases the heads of many streams at

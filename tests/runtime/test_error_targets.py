@@ -12,10 +12,18 @@ from standardwebhooks import Webhook
 
 from machines.models import Flow
 from runtime import async_events
-from runtime.models import Attempt, Delivery, EventRecord, HistoryEntry, Instance, Subscription
+from runtime.models import (
+    Attempt,
+    Delivery,
+    EventRecord,
+    HistoryEntry,
+    Instance,
+    Subscription,
+    Timer,
+)
 from runtime.services import instance_create
-from tests.runtime.extensions import extended_online
-from tests.runtime.helpers import footprint
+from tests.runtime.extensions import extended, extended_online
+from tests.runtime.helpers import footprint, online
 from tests.worker import wait_for
 
 
@@ -171,3 +179,31 @@ def test_a_sync_event_whose_action_fails_is_still_a_502_with_nothing_kept(
     assert answer["code"] == "ACTION_FAILED"
     assert footprint(instance.pk) == before
     assert not Delivery.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_error_target_arms_its_timers_and_drops_those_of_the_state_left(
+    callback_server, settings
+):
+    settings.ASYNC_MAX_ATTEMPTS = 1
+    callback_server.respond("/act", status=500)
+    doc = extended(actions={("S1", "E11"): callback_server.url("/act")},
+                   error_targets={("S1", "E11"): "S22"})  # fmt: skip
+    for transition in doc["smTransitions"]:
+        if (transition["sourceState"], transition["eventValue"]) in (("S1", "E2"), ("S22", "E3")):
+            transition["timerSeconds"] = 600
+    online(doc)
+    instance = instance_create(flow_code="design-example", business_key="k")
+    async_events.event_accept(instance_id=instance.pk, event="E1")
+    async_events.instance_events_process(instance_id=instance.pk)
+    assert list(Timer.objects.values_list("state", "event")) == [("S1", "E2")]
+    record = async_events.event_accept(instance_id=instance.pk, event="E11")
+
+    async_events.instance_events_process(instance_id=instance.pk)
+
+    record.refresh_from_db()
+    assert (record.status, record.result["state"]) == ("done", "S22")
+    stored = Instance.objects.get(pk=instance.pk)
+    assert list(Timer.objects.values_list("state", "event", "entry_revision")) == [
+        ("S22", "E3", stored.revision)
+    ]
