@@ -9,6 +9,9 @@ each transition would be taken, beside the recorded version's.
 
 What is replayed: the events that were decided, `done` (applied) and `failed` with an error
 the machine decided (no transition, role, guard, choice routing, expression, expected state).
+An async event that its transition's error target caught (its action kept failing) is
+replayed as failing the same way: the replay goes to the error target of the first action on
+the replayed version's path, and differs when that version has none.
 Events still pending, and those that failed outside the machine (an action's callback, a
 busy instance, workers that never finished), are skipped: they changed nothing and say
 nothing about the machine. A sync event the machine refused left no record and cannot be
@@ -189,7 +192,7 @@ def _replay_instance(compiled, row, events, totals: _Totals, deadline: float, me
                 "eventId": record[1],
                 "event": record[2],
                 "role": record[3],
-                "at": record[9] if len(record) > 9 else None,
+                "at": record[10] if len(record) > 10 else None,
                 "fromState": from_state,
                 "recorded": outcome,
                 "replayed": replayed,
@@ -221,12 +224,14 @@ class _Replay:
     def step(self, record: tuple) -> dict:
         """Decide one recorded event as the runtime would; what it would do."""
         event, role, context, expected = record[2], record[3], record[4], record[8]
-        at = record[9] if len(record) > 9 else None
+        at = record[10] if len(record) > 10 else None
         merged = {**self.context, **context} if context else self.context
         try:
             _expect(self.state, expected)
         except StateConflict as exc:
             return {"applied": False, "error": error_body(exc)}
+        if record[9] is not None:  # its action failed for good: not remembered, not shared
+            return self._apply(event, merged, None, *self._decide(event, role, merged, at, True))
         key = None
         if self.memo is not None:
             merged_key = _frozen(merged) if context else self.context_key
@@ -239,8 +244,14 @@ class _Replay:
             self.memo[key] = known
         return self._apply(event, merged, key[3] if key else None, *known)
 
-    def _decide(self, event, role, merged, at) -> tuple:
-        """(to state, transition ids) or (None, error body)."""
+    def _decide(self, event, role, merged, at, action_failed: bool = False) -> tuple:
+        """(to state, transition ids) or (None, error body).
+
+        `action_failed`: the recorded event's action kept failing and its error target moved
+        the instance. The replay assumes the same of the first action on this version's path:
+        its transition's error target is where the event goes (one hop, as recorded), and
+        without one the event would have failed (ACTION_FAILED), a difference.
+        """
         try:
             decision = engine.decide(self.compiled, state=self.state, event=event, role=role,
                                      context=merged, event_counts=self.counts,
@@ -249,6 +260,12 @@ class _Replay:
             if exc.details.get("reason") == "request_budget":
                 raise _Stop("budget") from None
             return None, error_body(exc)
+        if action_failed:
+            failing = next((hop.transition for hop in decision.hops if hop.transition.action), None)
+            if failing is None or failing.error_target is None:
+                message = "The action failed as recorded, and this version has no error target."
+                return None, {"code": "ACTION_FAILED", "message": message, "details": {}}
+            return failing.error_target, (failing.id,)
         return decision.to_state, tuple(hop.transition.id for hop in decision.hops)
 
     def _apply(self, event, merged, merged_key, to_state, outcome) -> dict:

@@ -18,10 +18,11 @@ from runtime.models import EventRecord, HistoryEntry
 
 REPLAYED = (EventRecord.Status.DONE, EventRecord.Status.FAILED)
 DECIDED_AT = Coalesce("finished_at", "created_at")  # when the event was decided
-# An event as `events` reads it, by position (runtime/replay.py reads them so); its time
-# ("at", last) only when asked.
+# An event as `events` reads it, by position (runtime/replay.py reads them so): "caught" is
+# the error code of an applied event that its transition's error target caught (an async
+# action that kept failing), else None; its time ("at", last) only when asked.
 EVENT_FIELDS = ("instance_id", "id", "event", "role", "context", "status", "to_state", "error",
-                "expected_state")  # fmt: skip
+                "expected_state", "caught")  # fmt: skip
 IDS_PER_QUERY = 500
 
 
@@ -39,7 +40,8 @@ def events(
     rows = list(
         islice(
             EventRecord.objects.filter(instance_id__in=instance_ids, status__in=REPLAYED)
-            .annotate(to_state=KT("result__toState"), at=DECIDED_AT)
+            .annotate(to_state=KT("result__toState"), caught=KT("result__error__code"))
+            .annotate(at=DECIDED_AT)
             .order_by("instance_id", "id")
             .values_list(*fields)
             .iterator(chunk_size=10_000),
