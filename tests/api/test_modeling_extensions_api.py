@@ -13,37 +13,13 @@ HOOK = "http://localhost:9/hooks"
 
 
 def _approval(seed):
-    """The audit example with DONE from three states in one row, a CANCEL from "*", an entry
-    action on DONE and an error target on the CANCEL's action."""
+    """The audit example (DONE from three states in one row, a CANCEL from "*") with an entry
+    action on DONE and an action with an error target on the CANCEL."""
     doc = seed("audit")
-    transitions = [t for t in doc["smTransitions"] if t["eventValue"] != "DONE"]
-    done = next(t for t in doc["smTransitions"] if t["eventValue"] == "DONE")
-    doc["smStates"].append(
-        {
-            "stateId": None,
-            "stateValue": "CANCELLED",
-            "stateDesc": "withdrawn",
-            "stateType": 1,
-            "smId": None,
-            "final": True,
-        }
-    )
+    assert doc["smTransitions"][4]["sourceState"] == "APPLY,DAD_PASS,MOM_PASS"
+    assert doc["smTransitions"][5]["sourceState"] == "*"
     doc["smStates"][5]["enterAction"] = f"{HOOK}/done"
-    cancel = {
-        **done,
-        "eventValue": "CANCEL",
-        "eventDesc": "withdraw",
-        "transitionDesc": "withdraw",
-        "sourceState": "*",
-        "targetState": "CANCELLED",
-        "transitionAction": f"{HOOK}/cancel",
-        "errorTarget": "MOM_REJ",
-    }
-    doc["smTransitions"] = [
-        *transitions,
-        {**done, "sourceState": "APPLY,DAD_PASS,MOM_PASS"},
-        cancel,
-    ]
+    doc["smTransitions"][5].update(transitionAction=f"{HOOK}/cancel", errorTarget="MOM_REJ")
     return doc
 
 
