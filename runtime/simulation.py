@@ -53,8 +53,23 @@ def _run(machine: CompiledMachine, state: str, steps: list[dict]) -> dict:
             continue
         counts[decision.event] = counts.get(decision.event, 0) + 1
         context, state = merged, decision.to_state
-        results.append({"event": step["event"], "ok": True, "outcome": outcome(decision)})
+        result = {"event": step["event"], "ok": True, "outcome": outcome(decision)}
+        results.append({**result, **_extensions(machine, decision)})
     return {"steps": results, "state": state, "context": context}
+
+
+def _extensions(machine: CompiledMachine, decision: engine.Decision) -> dict:
+    """What the modeling extensions would do after this step, when they are set: the entry
+    action the resting state calls, and where an async event would go if the first action on
+    the path kept failing (its transition's errorTarget)."""
+    shown = {}
+    enter_action = machine.states[decision.to_state].enter_action
+    if enter_action:
+        shown["enterAction"] = enter_action
+    failing = next((hop.transition for hop in decision.hops if hop.transition.action), None)
+    if failing is not None and failing.error_target:
+        shown["errorTarget"] = failing.error_target
+    return shown
 
 
 def outcome(decision: engine.Decision, actions=None) -> dict:

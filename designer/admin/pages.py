@@ -144,6 +144,8 @@ def simulator(admin, request, object_id):
             "path": gettext("Path or error"),
             "endState": gettext("End state"),
             "visited": gettext("Visited"),
+            "enterAction": gettext("calls entry action"),
+            "errorTarget": gettext("if its action keeps failing (async): goes to"),
             "noName": gettext("Name the scenario first."),
             "saved": gettext("Saved as scenario %s."),
             "scenarios": gettext("See the scenarios"),

@@ -106,6 +106,14 @@ class SimulationStepSerializer(serializers.Serializer):
     ok = serializers.BooleanField()
     outcome = OutcomeSerializer(required=False, help_text="when ok")
     error = ErrorSerializer(required=False, help_text="when not ok")
+    enterAction = serializers.CharField(
+        required=False, help_text="the entry action the state reached would call, when it has one"
+    )
+    errorTarget = serializers.CharField(
+        required=False,
+        help_text="where an async event would go if the path's first action kept failing, "
+        "when its transition has an errorTarget",
+    )
 
 
 class SimulationSerializer(serializers.Serializer):

@@ -123,3 +123,25 @@ def test_over_long_or_mistyped_extension_fields_are_validation_errors(
     response = designer.post("/api/v1/machines/", doc, format="json")
     assert response.status_code == 400
     assert response.json()["code"] == "VALIDATION_ERROR"
+
+
+def test_the_simulator_says_which_entry_action_and_error_target_a_step_would_meet(
+    designer, seed, flow
+):
+    sm_id = _create(designer, _approval(seed))
+    body = {"steps": [{"event": "PASS"}, {"event": "CANCEL"}, {"event": "DONE"}]}
+
+    answer = designer.post(f"/api/v1/machines/{sm_id}/simulate/", body, format="json").json()
+
+    passed, cancelled, done = answer["steps"]
+    assert passed["ok"] and "enterAction" not in passed and "errorTarget" not in passed
+    # CANCEL from "*" (DAD_PASS here): its action, caught by MOM_REJ if it kept failing.
+    assert cancelled["outcome"]["fromState"] == "DAD_PASS"
+    assert cancelled["outcome"]["toState"] == "CANCELLED"
+    assert cancelled["errorTarget"] == "MOM_REJ" and "enterAction" not in cancelled
+    assert done["ok"] is False and done["error"]["code"] == "NO_TRANSITION"  # final now
+
+    answer = designer.post(
+        f"/api/v1/machines/{sm_id}/simulate/", {"steps": [{"event": "DONE"}]}, format="json"
+    ).json()
+    assert answer["steps"][0]["enterAction"] == f"{HOOK}/done"  # from APPLY, by the list

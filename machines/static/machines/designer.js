@@ -111,14 +111,16 @@
         let outcome, path;
         if (step.ok) {
           outcome = el("span", { class: "sc-ok" }, "✓ " + step.outcome.fromState + " → " + step.outcome.toState);
-          path = step.outcome.path.map((hop) => hop.fromState + " → " + hop.toState).join(", ");
+          path = [step.outcome.path.map((hop) => hop.fromState + " → " + hop.toState).join(", ")];
+          if (step.enterAction) path.push(el("div", { class: "sc-muted sc-enter-action" }, text.enterAction + " " + step.enterAction));
+          if (step.errorTarget) path.push(el("div", { class: "sc-muted sc-error-target" }, text.errorTarget + " " + step.errorTarget));
         } else {
           outcome = el("span", { class: "sc-error" }, "✗ " + step.error.code);
           path = step.error.message;
         }
         tbody.append(
           el("tr", { class: step.ok ? "sc-step-ok" : "sc-step-failed", "data-step": String(index + 1) },
-            el("td", {}, String(index + 1)), el("td", {}, step.event), el("td", {}, outcome), el("td", {}, path))
+            el("td", {}, String(index + 1)), el("td", {}, step.event), el("td", {}, outcome), el("td", {}, ...[].concat(path)))
         );
       });
       table.append(tbody);
