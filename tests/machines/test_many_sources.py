@@ -1,6 +1,5 @@
 """Transitions from many states: a comma list of states, or "*", expanded in one place."""
 
-
 from machines.compiled import compile_definition
 from machines.definition import MAX_EXPANDED_TRANSITIONS
 from machines.validation import validate
