@@ -7,6 +7,10 @@ event's result when done and when failed. Each JSON example of the page that fol
 differ from run to run (ids, times, URLs); the `<!-- answer: ... -->` example is the API's
 answer to the same request. The ```python block after `<!-- verify -->` is run as a receiver
 would run it, on a real notification.
+
+The enter action and error target examples (after `<!-- enter-payload: NAME -->`) are the
+outbox rows the platform writes in the same cases, ids and times aside; the workers send
+those rows as they are (tests/runtime/test_enter_actions.py checks the calls, signed).
 """
 
 import json
@@ -16,9 +20,11 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from runtime.models import EventRecord, Subscription
-from runtime.services import instance_create
+from runtime import async_events
+from runtime.models import Delivery, EventRecord, Subscription
+from runtime.services import instance_create, instance_event_fire
 from tests.conftest import example_seed
+from tests.runtime.extensions import extended_online
 from tests.runtime.helpers import online
 from tests.worker import wait_for
 
@@ -26,6 +32,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "webhooks.md"
 PAYLOAD = re.compile(r"<!-- payload: ([\w-]+) -->\n```json\n(.*?)\n```", re.S)
+ENTER_PAYLOAD = re.compile(r"<!-- enter-payload: ([\w-]+) -->\n```json\n(.*?)\n```", re.S)
 ANSWER = re.compile(r"<!-- answer: ([\w-]+) -->\n```json\n(.*?)\n```", re.S)
 VERIFY = re.compile(r"<!-- verify -->\n```python\n(.*?)\n```", re.S)
 # Values that change from run to run; the examples show plausible ones.
@@ -146,3 +153,41 @@ def test_every_payload_is_what_the_openapi_schema_describes_to_integrators(sent)
     ):
         schema = {"$ref": f"#/components/schemas/{component}"}
         assert _problems(sent[name].json(), schema) == [], name
+
+
+def _written(stream: str) -> list[dict]:
+    return [d.payload for d in Delivery.objects.filter(stream=stream).order_by("id")]
+
+
+def test_the_pages_enter_action_and_error_target_examples_are_what_the_platform_writes(
+    callback_server, settings
+):
+    settings.ASYNC_MAX_ATTEMPTS = 1  # the action's first try is its last
+    callback_server.respond("/hooks/ship", status=503)
+    extended_online(
+        enter={"START": callback_server.url("/hooks/start"),
+               "S21": callback_server.url("/hooks/s21")},
+        actions={("S21", "E3"): callback_server.url("/hooks/ship")},
+        error_targets={("S21", "E3"): "S22"},
+    )  # fmt: skip
+    instance = instance_create(
+        flow_code="design-example", business_key="order-42", context={"amount": 150}
+    )
+    instance_event_fire(instance_id=instance.pk, event="E1", context={"n": 1},
+                        request_id="order-42-e1")  # fmt: skip
+    instance_event_fire(instance_id=instance.pk, event="E2", request_id="order-42-e2")
+    record = async_events.event_accept(
+        instance_id=instance.pk,
+        event="E3",
+        request_id="order-42-e3",
+        callback_url=callback_server.url("/hooks/results"),
+    )
+    async_events.instance_events_process(instance_id=instance.pk)
+
+    created, entered = _written(f"a:i{instance.pk}")
+    (result,) = _written(f"e{record.pk}")
+    sent = {"enter": entered, "enter-created": created, "result-error-target": result}
+    examples = {name: json.loads(text) for name, text in ENTER_PAYLOAD.findall(DOC.read_text())}
+    assert set(examples) == set(sent)
+    for name, example in examples.items():
+        assert _same_shape(example) == _same_shape(sent[name]), name
