@@ -16,7 +16,7 @@ import os
 import re
 import statistics
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from bench.infra import PYTHON, ROOT
@@ -71,23 +71,12 @@ def engine_plans(context: dict) -> list[Plan]:
         return now
     at = {"root": str(root), "env": {"PYTHONPATH": str(root)}}
     return now + [
-        Plan(
-            "eng_plain_before",
-            f"engine decide(), plain, at {ENGINE_BEFORE}",
-            "engine",
-            unit="/s",
-            spec={"machine": str(machines / "plain.json"), "hops": 1, **at},
-            startup=1.5,
-        ),
-        Plan(
-            "eng_choice_before",
-            f"engine decide(), 2 choice states + guards, at {ENGINE_BEFORE}",
-            "engine",
-            unit="/s",
-            spec={"machine": str(machines / "two-choice.json"), "hops": 3, **at},
-            startup=1.5,
-        ),
-    ]
+        replace(
+            plan, key=f"{plan.key}_before", label=f"{plan.label}, at {ENGINE_BEFORE}",
+            spec={**plan.spec, **at},
+        )
+        for plan in now
+    ]  # fmt: skip
 
 
 def plans(context: dict, args) -> list[Plan]:
