@@ -56,6 +56,18 @@ def has_actions(decision) -> bool:
     return any(hop.transition.action for hop in decision.hops)
 
 
+def writes_more(instance, compiled, decision) -> bool:
+    """Whether applying the decision writes more than the instance, its event record and
+    history: outbox rows (the flow's subscribers, the entered state's enterAction) or timers
+    (a state left or entered that has timed transitions). The compare-and-set paths (sync in
+    runtime/cas.py, async in runtime/batches.py) write those in a transaction of their own."""
+    entered = compiled.states[decision.to_state]
+    if instance.flow.has_subscribers or entered.enter_action:
+        return True
+    states = (compiled.states[decision.from_state], entered)
+    return any(t.timer_seconds for state in states for t in state.events)
+
+
 def record_done(record, instance, decision, actions: list, now) -> None:
     record.status = EventRecord.Status.DONE
     record.result = {"instanceId": instance.pk, **outcome(decision, actions)}

@@ -42,7 +42,7 @@ from config.exceptions import PlatformError
 from config.logs import log_context
 from rules import RuleError, request_budget
 from runtime import async_events, outbox, timers
-from runtime.apply import decide, has_actions, record_done
+from runtime.apply import decide, has_actions, record_done, writes_more
 from runtime.fastpath import SET_INSTANCE, InstanceRow, history_hops, instance_row
 from runtime.models import Attempt, EventRecord
 from runtime.queue import wake_workers
@@ -264,12 +264,7 @@ def _apply_one(instance: InstanceRow, record: Claimed) -> str:
     now = timezone.now()
     record_done(record, instance, decision, [None] * len(decision.hops), now)
     counts = {**instance.event_counts, record.event: instance.event_counts.get(record.event, 0) + 1}
-    more = bool(
-        record.callback_url
-        or instance.flow.has_subscribers
-        or compiled.states[decision.to_state].enter_action
-        or _timed(compiled, decision)
-    )
+    more = bool(record.callback_url) or writes_more(instance, compiled, decision)
     with transaction.atomic() if more else nullcontext():
         if not _write(instance, record, decision, merged, counts, now):
             return STOP  # a lost race or a lease run out: someone else has this instance
@@ -357,9 +352,3 @@ def _fail(record: Claimed, exc, flow: str) -> None:
     if failed:
         seconds = (now - record.created_at).total_seconds()
         metrics.async_event_ended(flow, seconds, code=record.error["code"])
-
-
-def _timed(compiled, decision) -> bool:
-    """Whether the path leaves or enters a state with timed transitions (timer rows to write)."""
-    states = (compiled.states[decision.from_state], compiled.states[decision.to_state])
-    return any(t.timer_seconds for state in states for t in state.events)

@@ -28,7 +28,7 @@ from contextlib import nullcontext
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, transaction
 from django.utils import timezone
 
-from runtime.apply import decide, event_outcome, has_actions, record_done
+from runtime.apply import decide, event_outcome, has_actions, record_done, writes_more
 from runtime.fastpath import LOCK, SET_INSTANCE, InstanceRow, SyncEvent, history_hops, write_params
 from runtime.fastpath import read_instance as fastpath_read
 from runtime.statements import execute, run_prepared
@@ -71,13 +71,8 @@ def read_instance(instance_id: int, request_id: str | None, user=None):
 
 
 def needs_lock(instance: InstanceRow, compiled, decision) -> bool:
-    """Whether the event writes more than the instance, its record and history, or calls out."""
-    if has_actions(decision) or instance.flow.has_subscribers:
-        return True
-    states = (compiled.states[decision.from_state], compiled.states[decision.to_state])
-    if states[1].enter_action:  # an outbox row in the event's transaction
-        return True
-    return any(t.timer_seconds for state in states for t in state.events)
+    """Whether the event calls out, or writes more than the instance, its record and history."""
+    return has_actions(decision) or writes_more(instance, compiled, decision)
 
 
 def apply_event(instance: InstanceRow, record: SyncEvent):
