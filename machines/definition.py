@@ -5,6 +5,7 @@ form, so none of them needs the ORM: a definition can be checked before it is st
 """
 
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 NORMAL = 1
 CHOICE = 2
@@ -75,28 +76,20 @@ class Definition:
     def outgoing(self, value: str) -> tuple[TransitionDef, ...]:
         return tuple(t for t in self.transitions if t.source == value)
 
-    def listed_sources(self, t: TransitionDef) -> tuple[str, ...] | None:
-        """The names a comma-list row gives, stripped, as written; None for any other row. A
-        source that is a state's own value is that one state, commas or not."""
-        if "," not in t.source or self.state(t.source) is not None:
-            return None
-        return tuple(name.strip() for name in t.source.split(","))
-
-    def is_any_source(self, t: TransitionDef) -> bool:
-        """Whether a row's source is "*" (and no state is called that)."""
-        return t.source.strip() == ANY_SOURCE and self.state(t.source) is None
+    @cached_property
+    def sources_written(self) -> tuple[tuple[str, ...] | None, ...]:
+        """Per row, the names a many-source row gives as written: a comma list's, stripped,
+        or ("*",); None for a row with one source. A source that is a state's own value is
+        that state, commas or not, so no machine stored before lists existed reads otherwise."""
+        values = {s.value for s in self.states}
+        return tuple(_many_sources(t.source, values) for t in self.transitions)
 
     def expanded_size(self) -> int:
         """At most how many transitions expanded() gives, counted without building them."""
-        values = {s.value for s in self.states}
         anywhere = sum(1 for s in self.states if not s.is_choice and not s.final)
         return sum(
-            1
-            if t.source in values or not is_many(t.source)
-            else anywhere
-            if t.source.strip() == ANY_SOURCE
-            else t.source.count(",") + 1
-            for t in self.transitions
+            1 if names is None else anywhere if names == (ANY_SOURCE,) else len(names)
+            for names in self.sources_written
         )
 
     def expanded(self) -> "Definition":
@@ -104,36 +97,38 @@ class Definition:
         transition per state named, in its order; "*" one per normal, non-final state that has
         no transition of its own (from a row or a list) for that event. Every transition keeps
         its row's id and says its row's index in `row`. A definition without many-source rows
-        is returned as it is."""
-        values = {s.value for s in self.states}
-        many = [t.source not in values and is_many(t.source) for t in self.transitions]
-        if not any(many):
+        is returned as it is. Computed once per definition (it is immutable)."""
+        return self._expansion
+
+    @cached_property
+    def _expansion(self) -> "Definition":
+        written = self.sources_written
+        if not any(written):
             return self
-        names = [
-            _listed(t.source) if is_many_row else (t.source,)
-            for t, is_many_row in zip(self.transitions, many, strict=True)
+        sources = [
+            (t.source,) if names is None else names
+            for t, names in zip(self.transitions, written, strict=True)
         ]
         own = {
             (name, t.event)
-            for t, row in zip(self.transitions, names, strict=True)
-            for name in row
-            if name != ANY_SOURCE
+            for t, names, given in zip(self.transitions, sources, written, strict=True)
+            if given != (ANY_SOURCE,)
+            for name in names
         }
         anywhere = [s.value for s in self.states if not s.is_choice and not s.final]
         transitions = []
-        for index, (t, row) in enumerate(zip(self.transitions, names, strict=True)):
-            if row == (ANY_SOURCE,) and many[index]:
-                row = tuple(value for value in anywhere if (value, t.event) not in own)
-            transitions += [replace(t, source=name, row=index) for name in row]
+        for index, (t, names) in enumerate(zip(self.transitions, sources, strict=True)):
+            if written[index] == (ANY_SOURCE,):
+                names = tuple(value for value in anywhere if (value, t.event) not in own)
+            transitions += [replace(t, source=name, row=index) for name in names]
         return Definition(states=self.states, transitions=tuple(transitions))
 
 
-def _listed(source: str) -> tuple[str, ...]:
+def _many_sources(source: str, values: set[str]) -> tuple[str, ...] | None:
+    if source in values:
+        return None
     if source.strip() == ANY_SOURCE:
         return (ANY_SOURCE,)
-    return tuple(name.strip() for name in source.split(","))
-
-
-def is_many(source: str) -> bool:
-    """Whether a source as given names many states: "*" or a comma list."""
-    return "," in source or source.strip() == ANY_SOURCE
+    if "," in source:
+        return tuple(name.strip() for name in source.split(","))
+    return None

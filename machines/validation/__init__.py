@@ -39,7 +39,7 @@ Functions designer would expect:
 
 from collections.abc import Callable, Collection
 
-from machines.definition import MAX_EXPANDED_TRANSITIONS, Definition
+from machines.definition import ANY_SOURCE, MAX_EXPANDED_TRANSITIONS, Definition
 from machines.validation.fields import (
     check_actions,
     check_error_targets,
@@ -116,10 +116,10 @@ def _expanded(definition: Definition) -> Definition:
     states = {s.value: s for s in definition.states}
     kept = []
     for t in expanded.transitions:
-        row = definition.transitions[t.row]
-        if definition.is_any_source(row) and blank(row.event):
+        written = definition.sources_written[t.row]
+        if written == (ANY_SOURCE,) and blank(t.event):
             continue
-        if row.source != t.source and t.source in states and states[t.source].is_choice:
+        if written is not None and t.source in states and states[t.source].is_choice:
             continue
         kept.append(t)
     return Definition(states=definition.states, transitions=tuple(kept))

@@ -5,7 +5,7 @@ expanded transitions (Definition.expanded), so a list naming a final state is a 
 out of a final state, and the same (source, event) from a list and a row is a duplicate.
 """
 
-from machines.definition import MAX_EXPANDED_TRANSITIONS, Definition
+from machines.definition import ANY_SOURCE, MAX_EXPANDED_TRANSITIONS, Definition
 from machines.validation.problems import (
     WARNING,
     Problem,
@@ -19,8 +19,8 @@ def check_source_lists(definition: Definition) -> list[Problem]:
     states = states_by_value(definition)
     problems = []
     for i, t in enumerate(definition.transitions):
-        names = definition.listed_sources(t)
-        if names is None:
+        names = definition.sources_written[i]
+        if names is None or names == (ANY_SOURCE,):
             continue
         for name in names:
             if name not in states:
@@ -41,24 +41,22 @@ def check_source_lists(definition: Definition) -> list[Problem]:
 
 def check_any_sources(definition: Definition) -> list[Problem]:
     """ "*" needs an event; where a state has its own transition for it, that one wins (said)."""
-    if not any(definition.is_any_source(t) for t in definition.transitions):
-        return []
-    if definition.expanded_size() > MAX_EXPANDED_TRANSITIONS:
-        return []  # TRANSITIONS_TOO_MANY: not expanded
+    stars = [i for i, names in enumerate(definition.sources_written) if names == (ANY_SOURCE,)]
+    if not stars or definition.expanded_size() > MAX_EXPANDED_TRANSITIONS:
+        return []  # no "*", or TRANSITIONS_TOO_MANY: not expanded
     problems = []
-    reached = {}
+    reached = {i: set() for i in stars}
     for t in definition.expanded().transitions:
-        if definition.is_any_source(definition.transitions[t.row]):
-            reached.setdefault(t.row, set()).add(t.source)
+        if t.row in reached:
+            reached[t.row].add(t.source)
     candidates = [s.value for s in definition.states if not s.is_choice and not s.final]
-    for i, t in enumerate(definition.transitions):
-        if not definition.is_any_source(t):
-            continue
+    for i in stars:
+        t = definition.transitions[i]
         if blank(t.event):
             message = 'leaves every state ("*") without an event: "*" needs one.'
             problems.append(on_transition("EVENT_MISSING", i, t, "eventValue", message))
             continue
-        overridden = [value for value in candidates if value not in reached.get(i, set())]
+        overridden = [value for value in candidates if value not in reached[i]]
         if not overridden:
             continue
         if len(overridden) == len(candidates):

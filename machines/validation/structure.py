@@ -73,7 +73,7 @@ def check_endpoints(definition: Definition) -> list[Problem]:
     states = states_by_value(definition)
     problems = []
     for i, t in enumerate(definition.transitions):
-        many = definition.listed_sources(t) is not None or definition.is_any_source(t)
+        many = definition.sources_written[i] is not None
         if t.source not in states and not many:  # a list's names: check_source_lists
             message = f"starts from unknown state '{t.source}'."
             problems.append(on_transition("SOURCE_UNKNOWN", i, t, "sourceState", message))
@@ -169,7 +169,7 @@ def check_ignored_fields(definition: Definition) -> list[Problem]:
     states = states_by_value(definition)
     problems = []
     for i, t in enumerate(definition.transitions):
-        many = definition.listed_sources(t) is not None or definition.is_any_source(t)
+        many = definition.sources_written[i] is not None
         if t.source not in states and not many:
             continue
         if not many and states[t.source].is_choice:
