@@ -184,19 +184,6 @@ def mermaid_ids(definition: Definition) -> dict[str, str]:
     return _diagram_ids(definition)
 
 
-def mermaid_edge_numbers(definition: Definition) -> list[int]:
-    """Each expanded transition's arrow in ``render_mermaid``'s text, counted from 1 among
-    all arrows.
-
-    The start arrows come first, then one per transition of ``definition.expanded()`` in
-    order; Mermaid numbers its edges in this order, so a page can find a transition's edge in
-    the drawing (``mermaid_edge_rows`` says which row each arrow comes from).
-    """
-    expanded = definition.expanded()
-    first = len(_initial_values(expanded)) + 1
-    return [first + index for index in range(len(expanded.transitions))]
-
-
 def mermaid_edge_rows(definition: Definition) -> dict[int, int]:
     """Every arrow of ``render_mermaid`` that a row draws, by its number: the row's index.
 
@@ -205,8 +192,8 @@ def mermaid_edge_rows(definition: Definition) -> dict[int, int]:
     any edge of the drawing.
     """
     expanded = definition.expanded()
-    rows = [index if t.row is None else t.row for index, t in enumerate(expanded.transitions)]
-    rows += [index if t.row is None else t.row for index, t in _error_edges(expanded)]
+    numbered = [(i if t.row is None else t.row, t) for i, t in enumerate(expanded.transitions)]
+    rows = [row for row, _ in numbered] + [row for row, t in numbered if t.error_target]
     first = len(_initial_values(expanded)) + 1
     return {first + position: row for position, row in enumerate(rows)}
 
@@ -339,12 +326,8 @@ def _edge_label(definition: Definition, t: TransitionDef) -> str:
 
 
 def _with_error_target(definition: Definition) -> list[TransitionDef]:
-    return [t for _, t in _error_edges(definition)]
-
-
-def _error_edges(definition: Definition) -> list[tuple[int, TransitionDef]]:
-    """(index, transition) of each transition with an error target: one more edge each."""
-    return [(i, t) for i, t in enumerate(definition.transitions) if t.error_target]
+    """The transitions with an error target, in order: one more edge each, after the rest."""
+    return [t for t in definition.transitions if t.error_target]
 
 
 def _failed_label(t: TransitionDef) -> str:

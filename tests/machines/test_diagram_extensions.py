@@ -9,7 +9,6 @@ import pytest
 
 from machines.diagrams import (
     RENDERERS,
-    mermaid_edge_numbers,
     mermaid_edge_rows,
     mermaid_marked,
     render_dot,
@@ -111,7 +110,7 @@ def test_a_star_row_skips_final_and_choice_states_and_those_with_their_own_trans
 def test_a_star_that_reaches_no_state_draws_nothing():
     definition = machine([state("A", final=True)], [("*", "CANCEL", "A")])
     assert "CANCEL" not in render_mermaid(definition)
-    assert mermaid_edge_numbers(definition) == []
+    assert mermaid_edge_rows(definition) == {}
 
 
 def test_an_enter_action_shows_on_its_state_in_every_format():
@@ -214,14 +213,13 @@ def test_the_error_target_of_a_repeated_cell_is_the_first_transitions():
 
 def test_edge_indexes_and_numbers_are_the_expanded_transitions():
     definition = applied()
-    drawn = definition.expanded().transitions
 
-    numbers = mermaid_edge_numbers(definition)
-    assert len(numbers) == len(drawn) and numbers[0] == 2  # after the one start arrow
     rows = mermaid_edge_rows(definition)
-    assert [rows[n] for n in numbers] == [0, 1, 2, 2, 2, 3, 4, 4, 4, 5]
-    assert [rows[n] for n in range(numbers[-1] + 1, numbers[-1] + 4)] == [2, 2, 2]  # errors
-    assert mermaid_edge_numbers(definition.expanded()) == numbers
+    assert min(rows) == 2  # after the one start arrow
+    # One arrow per expanded transition, then the error targets' arrows.
+    assert list(rows.values()) == [0, 1, 2, 2, 2, 3, 4, 4, 4, 5] + [2, 2, 2]
+    assert list(rows) == list(range(2, 2 + 13))
+    assert mermaid_edge_rows(definition.expanded()) == rows
 
     noted = render_mermaid(definition, edge_notes={3: "7 times"})
     assert "    DAD_PASS --> CHECK : DONE · 7 times\n" in noted
