@@ -75,9 +75,10 @@ class _Totals:
     same: int = 0
     events: int = 0
     skipped: int = 0
-    taken: Counter = field(default_factory=Counter)  # this version's transition ids
-    recorded: Counter = field(default_factory=Counter)  # the recorded paths' transition ids
-    hops: dict = field(default_factory=dict)  # recorded transition id -> a hop naming it
+    # Hops by (transition id, state left): the copies of a many-source row share one id.
+    taken: Counter = field(default_factory=Counter)  # this version's
+    recorded: Counter = field(default_factory=Counter)  # the recorded paths'
+    hops: dict = field(default_factory=dict)  # recorded (id, state left) -> a hop naming it
     differences: list = field(default_factory=list)
 
 
@@ -165,9 +166,9 @@ def _replay_chunk(compiled, chunk: list[tuple], totals: _Totals, deadline: float
             replayed.append(row[0])
     finally:
         for transition_id, from_state, to_state, event, times in reads.recorded_hops(replayed):
-            totals.recorded[transition_id] += times
+            totals.recorded[(transition_id, from_state)] += times
             hop = {"fromState": from_state, "toState": to_state, "event": event}
-            totals.hops.setdefault(transition_id, hop)
+            totals.hops.setdefault((transition_id, from_state), hop)
 
 
 def _replay_instance(compiled, row, events, totals: _Totals, deadline: float, memo) -> None:
@@ -245,7 +246,7 @@ class _Replay:
         return self._apply(event, merged, key[3] if key else None, *known)
 
     def _decide(self, event, role, merged, at, action_failed: bool = False) -> tuple:
-        """(to state, transition ids) or (None, error body).
+        """(to state, the (transition id, state left) of each hop) or (None, error body).
 
         `action_failed`: the recorded event's action kept failing and its error target moved
         the instance. The replay assumes the same of the first action on this version's path:
@@ -261,12 +262,12 @@ class _Replay:
                 raise _Stop("budget") from None
             return None, error_body(exc)
         if action_failed:
-            failing = next((hop.transition for hop in decision.hops if hop.transition.action), None)
-            if failing is None or failing.error_target is None:
+            failing = next((hop for hop in decision.hops if hop.transition.action), None)
+            if failing is None or failing.transition.error_target is None:
                 message = "The action failed as recorded, and this version has no error target."
                 return None, {"code": "ACTION_FAILED", "message": message, "details": {}}
-            return failing.error_target, (failing.id,)
-        return decision.to_state, tuple(hop.transition.id for hop in decision.hops)
+            return failing.transition.error_target, (_taken(failing),)
+        return decision.to_state, tuple(_taken(hop) for hop in decision.hops)
 
     def _apply(self, event, merged, merged_key, to_state, outcome) -> dict:
         if to_state is None:
@@ -275,6 +276,12 @@ class _Replay:
         self.counts[event] = self.counts.get(event, 0) + 1
         self.state, self.context, self.context_key = to_state, merged, merged_key
         return {"applied": True, "toState": to_state}
+
+
+def _taken(hop) -> tuple[int, str]:
+    """How a hop is counted: its transition and the state it left (a many-source row's
+    copies share the transition's id)."""
+    return hop.transition.id, hop.from_state
 
 
 def _pure(compiled: CompiledMachine) -> bool:
@@ -355,12 +362,12 @@ def _recorded_counts(source: Machine, totals: _Totals) -> list[dict]:
     """The recorded version's transitions, then any other a recorded path took (an instance
     moved to this version brings events another version decided)."""
     listed = reads.transition_counts(source, totals.recorded)
-    known = {t["transitionId"] for t in listed}
+    known = {(t["transitionId"], t["fromState"]) for t in listed}
     for key, hop in totals.hops.items():
-        if key not in known and isinstance(key, int):
+        if key not in known:
             listed.append(
                 {
-                    "transitionId": key,
+                    "transitionId": key[0],
                     "fromState": str(hop.get("fromState")),
                     "toState": str(hop.get("toState")),
                     "event": hop.get("event"),

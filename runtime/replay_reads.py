@@ -79,8 +79,8 @@ def transition_counts(machine: Machine, counts: Counter) -> list[dict]:
     """Every transition of the version as it runs (a comma-list or "*" row once per state it
     leaves, Definition.expanded), in listed order, with how often it was taken.
 
-    `counts` is by transition id, or by (transition id, state it left), which tells the
-    copies of a many-source row apart; counted by id only, each copy shows its row's count.
+    `counts` is by (transition id, state it left), which tells the copies of a many-source
+    row apart.
     """
     return [
         {
@@ -88,7 +88,7 @@ def transition_counts(machine: Machine, counts: Counter) -> list[dict]:
             "fromState": t.source,
             "toState": t.target,
             "event": t.event or None,
-            "count": counts.get((t.id, t.source), counts.get(t.id, 0)),
+            "count": counts.get((t.id, t.source), 0),
         }
         for t in machine_definition(machine=machine).expanded().transitions
     ]

@@ -105,12 +105,8 @@ def _run(machine: Machine, data: dict) -> dict:
     )
     definition = drawn(selectors.machine_definition(machine=machine))
     # The copies of a many-source row share its id: told apart by the state they leave.
-    by_id = {t["transitionId"]: t["count"] for t in result["transitions"]}
-    by_source = {(t["transitionId"], t["fromState"]): t["count"] for t in result["transitions"]}
-    taken = {
-        i: by_source.get((t.id, t.source), by_id.get(t.id, 0))
-        for i, t in enumerate(definition.transitions)
-    }
+    counts = {(t["transitionId"], t["fromState"]): t["count"] for t in result["transitions"]}
+    taken = {i: counts.get((t.id, t.source), 0) for i, t in enumerate(definition.transitions)}
     return {
         "result": result,
         "diagram": mermaid_marked(definition, taken),
