@@ -69,15 +69,9 @@ def problems_by_place(report: Report | None) -> tuple[dict, dict, list]:
     return by_state, by_transition, general
 
 
-def drawn(definition: Definition) -> Definition:
-    """The transitions as the machine runs them: a comma-list or "*" row once per state it
-    leaves (each copy keeps its row's id; machines.diagrams draws this form)."""
-    return definition.expanded()
-
-
 def highlighted_mermaid(definition: Definition, *, visited=(), current: str | None = None) -> str:
     """The Mermaid diagram with the visited states and the current one styled."""
-    definition = drawn(definition)
+    definition = definition.expanded()  # as drawn: a list row once per state
     text = render_mermaid(definition)
     ids = mermaid_ids(definition)
     visited = [ids[v] for v in dict.fromkeys(visited) if v in ids and v != current]
@@ -92,7 +86,6 @@ def highlighted_mermaid(definition: Definition, *, visited=(), current: str | No
 def table_rows(definition: Definition) -> dict:
     """The state × event table as rows of cells ``{target, timer, error_target}``; None where
     nothing leads."""
-    definition = drawn(definition)
     table = state_table(definition)
     kinds = {
         s.value: ("choice" if s.is_choice else "final" if s.final else "normal")

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from designer.admin.display import STATUS_LABELS, drawn
+from designer.admin.display import STATUS_LABELS
 from machines import selectors as machine_selectors
 from machines.diagrams import render_mermaid
 from machines.models import Machine
@@ -91,7 +91,7 @@ def _other_versions(flow, online, per_version: dict) -> list[dict]:
 def _diagram(machine, states: dict[str, int], since) -> dict:
     """The online version's diagram with instances on its states and counts on its edges."""
     # A row with a comma list or "*" is drawn (and counted) once per state it leaves.
-    definition = drawn(machine_selectors.machine_definition(machine=machine))
+    definition = machine_selectors.machine_definition(machine=machine).expanded()
     transitions = definition.transitions
     taken = (
         selectors.transition_counts(transition_ids={t.id for t in transitions}, since=since)

@@ -20,7 +20,6 @@ from django.utils.translation import gettext
 from config.exceptions import PlatformError, ValidationError
 from designer.admin.display import (
     STATUS_LABELS,
-    drawn,
     expression_checks,
     highlighted_mermaid,
     machine_report,
@@ -121,7 +120,7 @@ def simulator(admin, request, object_id):
     initial = definition.initial_state()
     events = dict.fromkeys(
         t.event
-        for t in drawn(definition).transitions  # a list's or "*"'s event, once per source
+        for t in definition.expanded().transitions  # a list's or "*"'s event, once per source
         if t.event and not _from_choice(definition, t)
     )
     return _render(

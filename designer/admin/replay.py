@@ -15,7 +15,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from config.exceptions import PlatformError
-from designer.admin.display import STATUS_LABELS, drawn
+from designer.admin.display import STATUS_LABELS
 from designer.admin.pages import _machine, _render
 from machines import selectors
 from machines.diagrams import mermaid_marked
@@ -103,7 +103,7 @@ def _run(machine: Machine, data: dict) -> dict:
         since=since,
         limit=data["limit"] if since is None else None,
     )
-    definition = drawn(selectors.machine_definition(machine=machine))
+    definition = selectors.machine_definition(machine=machine).expanded()
     # The copies of a many-source row share its id: told apart by the state they leave.
     counts = {(t["transitionId"], t["fromState"]): t["count"] for t in result["transitions"]}
     taken = {i: counts.get((t.id, t.source), 0) for i, t in enumerate(definition.transitions)}
