@@ -95,8 +95,11 @@ def error_target(instance, failure: ActionFailed) -> str | None:
     return target
 
 
-def error_target_apply(instance: Instance, record: EventRecord, failure: ActionFailed) -> dict:
-    """Apply an async event whose action failed for good as one hop to its errorTarget.
+def error_target_apply(
+    instance: Instance, record: EventRecord, failure: ActionFailed, target: str
+) -> dict:
+    """Apply an async event whose action failed for good as one hop to `target`, its
+    transition's errorTarget (`error_target`).
 
     The hop names the transition whose action failed and carries the error, as does the
     record's result; from there it is an applied event like any other (context merged,
@@ -104,7 +107,6 @@ def error_target_apply(instance: Instance, record: EventRecord, failure: ActionF
     """
     now = timezone.now()
     compiled = compiled_machine(instance.machine)
-    target = error_target(instance, failure)
     hop = engine.Hop(failure.hop.transition, instance.state, target, record.event)
     decision = engine.Decision(record.event, instance.state, target, (hop,))
     error = error_body(failure)

@@ -255,9 +255,10 @@ def _apply_or_divert(instance: Instance, record: EventRecord) -> dict:
     try:
         apply_event(instance, record)
     except ActionFailed as exc:
-        if record.attempts < settings.ASYNC_MAX_ATTEMPTS or error_target(instance, exc) is None:
+        target = error_target(instance, exc)
+        if record.attempts < settings.ASYNC_MAX_ATTEMPTS or target is None:
             raise
-        error_target_apply(instance, record, exc)
+        error_target_apply(instance, record, exc, target)
         logger.info("event %s went to its errorTarget: %s", record.pk, exc.message)
         return {"status": exc.details.get("status"), "error": exc.message}
     return {}
